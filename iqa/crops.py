@@ -1,0 +1,53 @@
+"""Where patches are cut from an image: test-time crop strategies and training crop sampling.
+
+Positions are (top, left) pairs. Random test crops are drawn from a generator seeded by the
+crop seed and the image's row in the label file, so every model sees the same crops.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def parse_crops(spec: str) -> tuple[str, int]:
+    """'center' -> ('center', 1); 'random:20' -> ('random', 20); 'grid:25' -> ('grid', 25)."""
+    if spec == "center":
+        return "center", 1
+    kind, _, n = str(spec).partition(":")
+    if kind not in ("random", "grid") or not n.isdigit() or int(n) < 1:
+        raise ValueError(f"crop spec must be 'center', 'random:N' or 'grid:N' with N >= 1, got {spec!r}")
+    return kind, int(n)
+
+
+def test_positions(spec: str, height: int, width: int, patch: int, crop_seed: int, image_key: int) -> torch.Tensor:
+    """(N, 2) tensor of (top, left) crop corners for one image."""
+    kind, n = parse_crops(spec)
+    max_y, max_x = height - patch, width - patch
+    if kind == "center":
+        return torch.tensor([[max_y // 2, max_x // 2]])
+    if kind == "random":
+        g = torch.Generator().manual_seed(crop_seed * 1_000_003 + image_key)
+        ys = torch.randint(0, max_y + 1, (n,), generator=g)
+        xs = torch.randint(0, max_x + 1, (n,), generator=g)
+        return torch.stack([ys, xs], dim=1)
+    # grid: the most square rows x cols layout with rows * cols >= n, spread to the borders
+    rows = math.isqrt(n)
+    rows = rows if rows * rows == n else rows + 1
+    cols = math.ceil(n / rows)
+    ys = torch.linspace(0, max_y, rows).round().long()
+    xs = torch.linspace(0, max_x, cols).round().long()
+    grid = torch.cartesian_prod(ys, xs)
+    return grid[:n]
+
+
+def train_positions(n_images: int, per_image: int, height: int, width: int, patch: int,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One epoch's shuffled training patches: image index, (top, left) corner and flip flag each."""
+    n = n_images * per_image
+    image = torch.arange(n_images).repeat_interleave(per_image)
+    ys = torch.randint(0, height - patch + 1, (n,), generator=generator)
+    xs = torch.randint(0, width - patch + 1, (n,), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    order = torch.randperm(n, generator=generator)
+    return image[order], torch.stack([ys, xs], 1)[order], flip[order]

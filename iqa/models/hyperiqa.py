@@ -1,0 +1,140 @@
+"""HyperIQA head on any four-stage timm backbone, with optional multi-scale and attention fusion.
+
+Su et al., "Blindly Assess Image Quality in the Wild Guided by a Self-Adaptive Hyper Network",
+CVPR 2020. With a ResNet-50 backbone at 224 px and both fusion switches off this is the
+original network (27.38M parameters): LDA taps after each stage give the 224-d target-net
+input, the hyper network turns the last stage's 7x7 map into the weights of a per-image
+target MLP 224 -> 112 -> 56 -> 28 -> 14 -> 1.
+
+The Swin variant feeds the hyper network with all four stages pooled to 7x7 and concatenated
+(`multiscale`), optionally scaled by per-image softmax weights from the last stage
+(`attention_fusion`). Grids are fixed (LDA pools to 8/4/2/1, the hyper map to 7x7), so the
+head is identical at every backbone size; at 224 px these pools equal the original's.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FEATURE_SIZE = 7  # hyper-network map side; generated weights are read off its 7x7 grid
+LDA_GRIDS = (8, 4, 2, 1)  # AvgPool(7, stride 7) of the 56/28/14/7 stage maps at 224 px
+LDA_OUT = (16, 16, 16, 176)  # concatenated: the 224-d target-net input
+HYPER_CHANNELS = 112
+TARGET_DIMS = (224, 112, 56, 28, 14, 1)
+
+
+class LocalDistortionAware(nn.Module):
+    """1x1 conv (c -> c/16, none on the last stage), average pool, linear: one vector per stage."""
+
+    def __init__(self, channels: list[int]):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        self.fcs = nn.ModuleList()
+        for i, (c, grid, out) in enumerate(zip(channels, LDA_GRIDS, LDA_OUT)):
+            last = i == len(channels) - 1
+            mid = c if last else max(1, c // 16)
+            self.convs.append(nn.Identity() if last else nn.Conv2d(c, mid, 1, bias=False))
+            self.fcs.append(nn.Linear(mid * grid * grid, out))
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        vecs = [fc(F.adaptive_avg_pool2d(conv(f), grid).flatten(1))
+                for f, conv, fc, grid in zip(feats, self.convs, self.fcs, LDA_GRIDS)]
+        return torch.cat(vecs, dim=1)
+
+
+class ScaleAttention(nn.Module):
+    """Per-image softmax weights over the four stages, from the last stage's pooled features."""
+
+    def __init__(self, channels: int, n_scales: int = 4):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(channels, 256), nn.ReLU(inplace=True), nn.Dropout(0.5),
+                                 nn.Linear(256, n_scales))
+
+    def forward(self, last: torch.Tensor) -> torch.Tensor:
+        return self.mlp(last.mean(dim=(2, 3))).softmax(dim=1)
+
+
+class HyperNetwork(nn.Module):
+    """Feature map -> weights and biases of the target MLP, one set per image."""
+
+    def __init__(self, in_channels: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.reduce = nn.Sequential(
+            nn.Conv2d(in_channels, 1024, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(1024, 512, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(512, HYPER_CHANNELS, 1), nn.ReLU(inplace=True),
+        )
+        pairs = list(zip(TARGET_DIMS[:-1], TARGET_DIMS[1:]))
+        cells = FEATURE_SIZE * FEATURE_SIZE
+        # FC1-FC4 weights come from 3x3 convs read off the 7x7 grid; FC5's from a linear on the pooled vector.
+        self.weight_convs = nn.ModuleList(
+            nn.Conv2d(HYPER_CHANNELS, i * o // cells, 3, padding=1) for i, o in pairs[:-1])
+        self.last_weight = nn.Linear(HYPER_CHANNELS, pairs[-1][0] * pairs[-1][1])
+        self.biases = nn.ModuleList(nn.Linear(HYPER_CHANNELS, o) for _, o in pairs)
+        self.pairs = pairs
+        for m in [*self.weight_convs, self.last_weight, *self.biases]:
+            nn.init.kaiming_normal_(m.weight)
+
+    def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        h = self.reduce(self.dropout(x))
+        pooled = h.mean(dim=(2, 3))
+        b = x.shape[0]
+        weights = [conv(h).reshape(b, o, i) for conv, (i, o) in zip(self.weight_convs, self.pairs)]
+        i, o = self.pairs[-1]
+        weights.append(self.last_weight(pooled).reshape(b, o, i))
+        return [(w, bias(pooled)) for w, bias in zip(weights, self.biases)]
+
+
+class TargetNet(nn.Module):
+    """The per-image MLP whose weights the hyper network generated: sigmoids between layers."""
+
+    def __init__(self, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        for k, (w, b) in enumerate(params):
+            x = torch.bmm(w, x.unsqueeze(2)).squeeze(2) + b
+            if k < len(params) - 1:
+                x = torch.sigmoid(x)
+                if k < 3:
+                    x = self.dropout(x)
+        return x.squeeze(1)
+
+
+class HyperIQA(nn.Module):
+    """Backbone (any timm model with four-stage `forward_intermediates`) + HyperIQA head."""
+
+    def __init__(self, backbone: nn.Module, channels: list[int], multiscale: bool, attention_fusion: bool,
+                 hyper_dropout: float, target_dropout: float):
+        super().__init__()
+        self.backbone = backbone
+        self.multiscale = multiscale
+        self.lda = LocalDistortionAware(channels)
+        self.attention = ScaleAttention(channels[-1]) if attention_fusion else None
+        self.hyper = HyperNetwork(sum(channels) if multiscale else channels[-1], hyper_dropout)
+        self.target = TargetNet(target_dropout)
+        for m in self.lda.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Scores (B,) and, with attention fusion, the (B, 4) scale weights."""
+        feats = self.backbone.forward_intermediates(x, indices=4, intermediates_only=True)
+        target_in = self.lda(feats)
+        weights = self.attention(feats[-1]) if self.attention is not None else None
+        maps = [F.adaptive_avg_pool2d(f, FEATURE_SIZE) for f in (feats if self.multiscale else feats[-1:])]
+        if weights is not None:
+            scales = weights if self.multiscale else weights[:, -1:]
+            maps = [m * scales[:, i, None, None, None] for i, m in enumerate(maps)]
+        params = self.hyper(torch.cat(maps, dim=1))
+        return self.target(target_in, params).float(), weights
+
+    def param_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(backbone + LDA, everything else): the original trains LDA with the backbone."""
+        low = {id(p) for m in (self.backbone, self.lda) for p in m.parameters()}
+        backbone = [p for p in self.parameters() if id(p) in low]
+        head = [p for p in self.parameters() if id(p) not in low]
+        return backbone, head
