@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("models", help="list model names, backbones and parameter counts")
     s.set_defaults(func=cmd_models)
 
+    s = sub.add_parser("bench", help="measure input pipeline, training and evaluation throughput")
+    from .bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(s)
+
     s = sub.add_parser("make-synthetic", help="write the seeded synthetic dataset")
     s.add_argument("dir")
     s.add_argument("--n", type=int, default=300)

@@ -1,6 +1,6 @@
 """A seeded synthetic IQA dataset in KonIQ-10k's release format: the project's embedded default data.
 
-Each image is a procedural reference (texture, shapes or gradient) degraded at random levels by
+Each image is a procedural reference (gradient, fine texture and sharp shapes) degraded at random levels by
 Gaussian blur, additive noise, JPEG compression and contrast reduction. Its MOS is a documented
 function of the levels plus rater noise:
 
@@ -25,29 +25,26 @@ RATERS = 25
 
 
 def _reference(rng: np.random.Generator) -> Image.Image:
-    kind = rng.integers(3)
+    """Gradient background, fine colour texture and sharp shapes: edges everywhere, so every
+    patch shows how blurred, noisy or blocky its image is."""
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH] / max(WIDTH, HEIGHT)
-    if kind == 0:  # texture: a few oriented colour sinusoids
-        img = np.zeros((HEIGHT, WIDTH, 3))
-        for _ in range(4):
-            f, a = rng.uniform(5, 60), rng.uniform(0, np.pi)
-            phase, colour = rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 1, 3)
-            img += np.sin(2 * np.pi * f * (x * np.cos(a) + y * np.sin(a)) + phase)[..., None] * colour
-        img = (img - img.min()) / (np.ptp(img) + 1e-9)
-    else:  # gradient background
-        c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
-        t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))[..., None]
-        t = (t - t.min()) / (np.ptp(t) + 1e-9)
-        img = c0 * (1 - t) + c1 * t
+    c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+    t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))[..., None]
+    t = (t - t.min()) / (np.ptp(t) + 1e-9)
+    img = c0 * (1 - t) + c1 * t
+    texture = np.zeros((HEIGHT, WIDTH, 1))
+    for _ in range(3):
+        f, a, phase = rng.uniform(20, 80), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        texture += np.sin(2 * np.pi * f * (x * np.cos(a) + y * np.sin(a)) + phase)[..., None]
+    img = np.clip(img + rng.uniform(0.05, 0.2) * texture, 0, 1)
     im = Image.fromarray((img * 255).astype(np.uint8))
-    if kind != 0:  # shapes on the gradient: sharp edges make blur and JPEG visible
-        draw = ImageDraw.Draw(im)
-        for _ in range(int(rng.integers(5, 25))):
-            x0, y0 = rng.integers(0, WIDTH), rng.integers(0, HEIGHT)
-            w, h = rng.integers(10, 160, 2)
-            fill = tuple(int(v) for v in rng.integers(0, 256, 3))
-            box = [int(x0), int(y0), int(x0 + w), int(y0 + h)]
-            (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=fill)
+    draw = ImageDraw.Draw(im)
+    for _ in range(int(rng.integers(20, 60))):
+        x0, y0 = rng.integers(0, WIDTH), rng.integers(0, HEIGHT)
+        w, h = rng.integers(8, 120, 2)
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+        box = [int(x0), int(y0), int(x0 + w), int(y0 + h)]
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=fill)
     return im
 
 

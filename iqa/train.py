@@ -221,7 +221,8 @@ def train(cfg: dict, out: str | Path) -> dict:
     def on_signal(signum, frame):
         stop["signal"] = signum
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGUSR1)}
+    # SLURM profiles send SIGURG ahead of a time limit (SIGUSR1 would also kill the job step).
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGUSR1, signal.SIGURG)}
     progress = Progress(t["epochs"], steps, t["log_every"])
     try:
         while state["epoch"] < t["epochs"] and not _stopped_early(state, t):
