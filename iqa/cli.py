@@ -90,6 +90,24 @@ def cmd_make_synthetic(args) -> None:
     print(f"wrote {args.n} images to {out}")
 
 
+def cmd_aggregate(args) -> None:
+    import yaml
+
+    from .report import aggregate
+
+    study_cfg = yaml.safe_load(Path(args.config).read_text())
+    names = aggregate(study_cfg, args.results)
+    print(f"wrote {len(names)} tables to {args.results}/tables: {', '.join(names)}")
+
+
+def cmd_audit(args) -> int:
+    from .report import audit
+
+    text, same = audit(args.table, args.row, args.column)
+    print(text)
+    return 0 if same else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="iqa", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -113,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_predict)
 
+    s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
+    s.add_argument("config", help="study config (config.yaml)")
+    s.add_argument("--results", default="results")
+    s.set_defaults(func=cmd_aggregate)
+
+    s = sub.add_parser("audit", help="show the runs behind a table cell and recompute it")
+    s.add_argument("table", help="e.g. results/tables/ablation.csv")
+    s.add_argument("row")
+    s.add_argument("column")
+    s.set_defaults(func=cmd_audit)
+
     s = sub.add_parser("models", help="list model names, backbones and parameter counts")
     s.set_defaults(func=cmd_models)
 
@@ -134,11 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     from .train import TrainingError
 
     try:
-        args.func(args)
+        return args.func(args) or 0
     except (config_mod.ConfigError, DataError, WeightsMissing, TrainingError, ValueError) as e:
         print(f"iqa {args.command}: error: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -166,6 +166,12 @@ def save_model(path: Path, model, cfg: dict) -> None:
 def train(cfg: dict, out: str | Path) -> dict:
     """Run one training job to completion (resuming if a checkpoint is there); return metrics."""
     out = Path(out)
+    done = out / "metrics.json"
+    if done.is_file():  # a finished run is never retrained (nor its outputs overwritten)
+        metrics = json.loads(done.read_text())
+        if metrics["provenance"]["config_hash"] != config_mod.config_hash(cfg):
+            raise TrainingError(f"{done} holds a finished run of another config; use another --out")
+        return metrics
     out.mkdir(parents=True, exist_ok=True)
     setup_logging(out)
     started = dt.datetime.now(dt.timezone.utc)
@@ -306,6 +312,9 @@ def train(cfg: dict, out: str | Path) -> dict:
             **git_state(), "config_hash": chash, **data_info, "seed": cfg["seed"],
             "versions": versions(), **machine(device),
             "parameters": sum(p.numel() for p in model.parameters()),
+            "gflops_per_patch": gflops_per_patch(model, d["patch_size"], device),
+            "train_patches_per_second": round(per_epoch * len(state["history"])
+                                              / max(sum(h["seconds"] for h in state["history"]), 1e-9), 2),
             "start_time": started.isoformat(), "end_time": ended.isoformat(),
             "wall_seconds": round((ended - started).total_seconds(), 3),
             "train_seconds": round(sum(h["seconds"] for h in state["history"]), 3),
@@ -313,6 +322,16 @@ def train(cfg: dict, out: str | Path) -> dict:
     }
     atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
     return metrics
+
+
+def gflops_per_patch(model, patch: int, device: torch.device) -> float:
+    """Forward GFLOPs for one patch, counted by PyTorch's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, patch, patch, device=device))
+    return round(counter.get_total_flops() / 1e9, 4)
 
 
 def _stopped_early(state: dict, t: dict) -> bool:

@@ -1,0 +1,36 @@
+# Ablation study of HyperIQA -> Swin-HyperIQA: trains every declared run, then regenerates every
+# table and figure under results/. See README.md; the study itself is declared in config.yaml.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+localrules:
+    all,
+    synthetic_data,
+    aggregate,
+
+
+rule all:
+    input:
+        "results/runs.csv",
+        table_files(),
+        figure_files(),
+
+
+onerror:
+    # With --keep-going, failed runs must not hide the finished ones: build the tables anyway;
+    # their notes list every missing run.
+    aggregate_now()

@@ -1,0 +1,88 @@
+"""A study config (base run + named experiments + sweeps + splits) expanded into concrete runs.
+
+    base:        a run config (any key of iqa/config.py)
+    splits:      [0, 1, 2]  -> every experiment is run once per split (data.split_index and seed)
+    experiments: {C3: {}, C2: {of: C3, model: {attention_fusion: false}}, ...}
+    sweeps:      {lr: {of: C3, key: train.lr, values: [1e-7, 5e-7]}}  -> experiments lr=1e-07, ...
+
+Runs whose resolved configs are identical are trained once: the run id is derived from the
+config hash, and every experiment that resolves to it points at the same run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import config as config_mod
+
+
+@dataclass
+class Study:
+    base: dict  # resolved base run config
+    experiments: dict[str, dict] = field(default_factory=dict)  # name -> resolved config (split 0 values)
+    runs: dict[str, dict] = field(default_factory=dict)  # run id -> resolved config
+    cells: dict[str, dict[int, str]] = field(default_factory=dict)  # experiment -> split -> run id
+    splits: list[int] = field(default_factory=list)
+
+    def run_ids(self, experiment: str) -> list[str]:
+        return [self.cells[experiment][k] for k in self.splits]
+
+    def experiments_of(self, run: str) -> list[str]:
+        return [e for e, by_split in self.cells.items() if run in by_split.values()]
+
+
+def sweep_name(sweep: str, value) -> str:
+    return f"{sweep}={value:g}" if isinstance(value, float) else f"{sweep}={value}"
+
+
+def declared_experiments(study_cfg: dict) -> dict[str, dict]:
+    """Experiments by name (sweeps expanded), each as {of, overrides}."""
+    out = {}
+    for name, spec in (study_cfg.get("experiments") or {}).items():
+        spec = dict(spec or {})
+        out[str(name)] = {"of": spec.pop("of", None), "overrides": spec}
+    for sweep, spec in (study_cfg.get("sweeps") or {}).items():
+        for value in spec["values"]:
+            out[sweep_name(sweep, value)] = {"of": spec.get("of"),
+                                             "overrides": config_mod.parse_override(f"{spec['key']}={value}")}
+    return out
+
+
+def expand(study_cfg: dict) -> Study:
+    """Resolve every experiment and split into run configs; config errors name the experiment and key."""
+    base = config_mod.merge(config_mod.DEFAULTS, study_cfg.get("base") or {}, where="base")
+    config_mod.validate(base)
+    declared = declared_experiments(study_cfg)
+    resolved: dict[str, dict] = {}
+
+    def resolve(name: str, chain: tuple = ()) -> dict:
+        if name in resolved:
+            return resolved[name]
+        if name not in declared:
+            raise config_mod.ConfigError(f"experiment '{chain[-1]}': 'of: {name}' names no experiment")
+        if name in chain:
+            raise config_mod.ConfigError(f"experiments inherit in a cycle: {' -> '.join(chain + (name,))}")
+        spec = declared[name]
+        parent = resolve(spec["of"], chain + (name,)) if spec["of"] else base
+        cfg = config_mod.merge(parent, spec["overrides"], where=f"experiment '{name}'")
+        try:
+            config_mod.validate(cfg)
+        except config_mod.ConfigError as e:
+            raise config_mod.ConfigError(f"experiment '{name}': {e}") from None
+        resolved[name] = cfg
+        return cfg
+
+    study = Study(base=base, splits=list(study_cfg.get("splits") or [0]))
+    by_hash: dict[str, str] = {}
+    for name in declared:
+        cfg = resolve(name)
+        study.experiments[name] = cfg
+        study.cells[name] = {}
+        for k in study.splits:
+            run_cfg = config_mod.merge(cfg, {"name": f"{name}_s{k}", "seed": k,
+                                             "data": {"split_index": k}})
+            h = config_mod.config_hash(run_cfg)
+            if h not in by_hash:  # first declared experiment names a shared run
+                by_hash[h] = config_mod.run_id(run_cfg)
+                study.runs[by_hash[h]] = run_cfg
+            study.cells[name][k] = by_hash[h]
+    return study

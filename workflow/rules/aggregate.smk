@@ -1,0 +1,19 @@
+rule aggregate:
+    input:
+        run_metrics(),
+    output:
+        "results/runs.csv",
+        [
+            report(f, category="Tables", caption="../report/tables.rst")
+            for f in expand("results/tables/{table}.csv", table=TABLES)
+        ],
+        [f for f in table_files() if not f.endswith(".csv")],
+        [
+            report(f, category="Figures", caption=f"../report/{Path(f).stem}.rst")
+            for f in expand("results/figures/{figure}.png", figure=FIGURES)
+        ],
+        expand("results/figures/{figure}.pdf", figure=FIGURES),
+    log:
+        "results/logs/aggregate.log",
+    script:
+        "../scripts/aggregate.py"

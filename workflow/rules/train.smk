@@ -1,0 +1,16 @@
+rule train:
+    input:
+        dataset_input,
+    output:
+        "results/runs/{run_id}/metrics.json",
+    params:
+        run=lambda wildcards: STUDY.runs[wildcards.run_id],
+    log:
+        "results/logs/train/{run_id}.log",
+    threads: RESOURCES["threads"]
+    resources:
+        gpu=RESOURCES["gpu"],
+        runtime=RESOURCES["runtime"],
+        mem_mb=RESOURCES["mem_mb"],
+    script:
+        "../scripts/train.py"
