@@ -10,6 +10,7 @@ config hash, and every experiment that resolves to it points at the same run.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from . import config as config_mod
@@ -78,7 +79,8 @@ def expand(study_cfg: dict) -> Study:
         study.experiments[name] = cfg
         study.cells[name] = {}
         for k in study.splits:
-            run_cfg = config_mod.merge(cfg, {"name": f"{name}_s{k}", "seed": k,
+            readable = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{name}_s{k}")
+            run_cfg = config_mod.merge(cfg, {"name": readable, "seed": k,
                                              "data": {"split_index": k}})
             h = config_mod.config_hash(run_cfg)
             if h not in by_hash:  # first declared experiment names a shared run

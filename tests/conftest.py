@@ -1,0 +1,26 @@
+import pytest
+
+from iqa import config
+from iqa.synthetic import make_synthetic
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory):
+    """A small synthetic dataset shared by the tests (read-only)."""
+    return make_synthetic(tmp_path_factory.mktemp("synthetic"), 60, seed=0)
+
+
+def nano_config(root, cache, **overrides):
+    """A resolved config for a nano run that trains in seconds."""
+    cfg = config.merge(config.DEFAULTS, {
+        "name": "t",
+        "model": {"name": "swin_hyperiqa", "size": "nano", "drop_path_rate": 0.0, "hyper_dropout": 0.0,
+                  "target_dropout": 0.0},
+        "data": {"root": str(root), "patch_size": 64, "train_patches": 2, "test_crops": "random:2",
+                 "cache_dir": str(cache)},
+        "train": {"epochs": 2, "batch_size": 32, "lr": 1e-3, "label_scale": 0.01, "patience": None},
+    })
+    for text in overrides.get("set", []):
+        cfg = config.merge(cfg, config.parse_override(text))
+    config.validate(cfg)
+    return cfg

@@ -1,0 +1,133 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from iqa import config
+from iqa.synthetic import make_synthetic
+from iqa.train import TrainingError, train
+
+from conftest import nano_config
+
+
+@pytest.fixture(scope="module")
+def learnable(tmp_path_factory):
+    return make_synthetic(tmp_path_factory.mktemp("learnable"), 160, seed=1)
+
+
+def test_nano_resnet_learns_the_synthetic_set(learnable, tmp_path):
+    cfg = nano_config(learnable, tmp_path / "cache", set=[
+        "model.name=hyperiqa_resnet50", "model.multiscale=false", "model.attention_fusion=false",
+        "train.epochs=4", "data.train_patches=4", "data.test_crops=random:4"])
+    m = train(cfg, tmp_path / "run")
+    assert m["test"]["srcc"] > 0.3, m["test"]
+    assert m["test"]["n_images"] == 32 and m["epochs_run"] == 4
+    prov = m["provenance"]
+    for key in ("git_commit", "git_dirty", "config_hash", "dataset_hash", "split_hash", "seed", "versions",
+                "host", "device", "start_time", "end_time", "wall_seconds", "slurm_job_id"):
+        assert key in prov
+    pred = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert list(pred.columns) == ["image", "mos", "pred"] and len(pred) == 32
+    assert len(pd.read_csv(tmp_path / "run" / "history.csv")) == 4
+
+
+def test_swin_nano_run_writes_attention_weights_and_is_reproducible(synthetic, tmp_path):
+    cfg = nano_config(synthetic, tmp_path / "cache")
+    a = train(cfg, tmp_path / "a")
+    b = train(cfg, tmp_path / "b")
+    assert a["run_id"] == b["run_id"]
+    assert a["test"] == b["test"] and a["val"] == b["val"]
+    assert pd.read_csv(tmp_path / "a" / "predictions.csv").equals(pd.read_csv(tmp_path / "b" / "predictions.csv"))
+    pred = pd.read_csv(tmp_path / "a" / "predictions.csv")
+    weights = pred[[f"attention_stage{k}" for k in range(1, 5)]].sum(1)
+    assert ((weights - 1).abs() < 1e-5).all()
+    saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert saved["config"] == cfg and saved["test"] == a["test"]
+
+
+def test_finished_run_is_not_retrained(synthetic, tmp_path):
+    cfg = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1"])
+    first = train(cfg, tmp_path / "run")
+    stamp = os.stat(tmp_path / "run" / "metrics.json").st_mtime_ns
+    assert train(cfg, tmp_path / "run") == first
+    assert os.stat(tmp_path / "run" / "metrics.json").st_mtime_ns == stamp
+    with pytest.raises(TrainingError, match="another config"):
+        train(config.merge(cfg, {"train": {"lr": 1e-4}}), tmp_path / "run")
+
+
+def test_nan_loss_stops_with_a_clear_error_and_no_metrics(synthetic, tmp_path, monkeypatch):
+    import torch.nn.functional as F
+
+    monkeypatch.setattr(F, "l1_loss", lambda pred, y: (pred * float("nan")).mean())
+    with pytest.raises(TrainingError, match="loss is nan at epoch 1 step 1"):
+        train(nano_config(synthetic, tmp_path / "cache"), tmp_path / "run")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def _cli_train(cfg_path, out, **kw):
+    return subprocess.Popen([sys.executable, "-m", "iqa.cli", "train", str(cfg_path), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_run_resumes_to_identical_numbers(synthetic, tmp_path, sig):
+    cfg = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=3", "data.train_patches=6",
+                                                         "train.batch_size=8", "train.log_every=1"])
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    reference = train(cfg, tmp_path / "reference")
+
+    out = tmp_path / "interrupted"
+    proc = _cli_train(cfg_path, out)
+    log = out / "train.log"
+    deadline = time.time() + 120
+    # Wait until training is under way in epoch 2: SIGKILL then loses part of an epoch, SIGTERM saves mid-epoch.
+    while time.time() < deadline and not (log.is_file() and "epoch 2/3 step 3/" in log.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not (out / "metrics.json").exists() and (out / "checkpoint.pt").exists()
+    if sig == signal.SIGTERM:
+        assert "checkpoint saved at epoch 2" in log.read_text()
+
+    resumed = _cli_train(cfg_path, out)
+    assert resumed.wait(timeout=300) == 0, resumed.stdout.read()
+    assert "resumed from" in log.read_text()
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test"] == reference["test"] and m["val"] == reference["val"]
+    assert m["best_epoch"] == reference["best_epoch"]
+    ref_hist = pd.read_csv(tmp_path / "reference" / "history.csv")
+    hist = pd.read_csv(out / "history.csv")
+    assert hist[["train_loss", "val_srcc"]].equals(ref_hist[["train_loss", "val_srcc"]])
+
+
+def test_cli_reports_bad_config_key(tmp_path, synthetic):
+    cfg_path = tmp_path / "bad.yaml"
+    cfg_path.write_text("train:\n  learning_rate: 1e-3\n")
+    r = subprocess.run([sys.executable, "-m", "iqa.cli", "train", str(cfg_path), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "unknown key 'train.learning_rate'" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_evaluate_and_predict_reload_the_checkpoint(synthetic, tmp_path):
+    cfg = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1"])
+    m = train(cfg, tmp_path / "run")
+    ckpt = str(tmp_path / "run" / "model.safetensors")
+    r = subprocess.run([sys.executable, "-m", "iqa.cli", "evaluate", ckpt], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["srcc"] == m["test"]["srcc"]
+    image = next((synthetic / "512x384").iterdir())
+    r = subprocess.run([sys.executable, "-m", "iqa.cli", "predict", ckpt, str(image)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("\t")[1]) == pytest.approx(float(r.stdout.split("\t")[1]))
+    assert torch.isfinite(torch.tensor(float(r.stdout.split("\t")[1])))
