@@ -238,9 +238,9 @@ def train(cfg: dict, out: str | Path) -> dict:
             img_idx, corners, flips = train_positions(n_train, d["train_patches"], d["resize"][1], d["resize"][0],
                                                       d["patch_size"], gen)
             torch.manual_seed(cfg["seed"] * 100_003 + epoch)  # dropout, drop-path, colour jitter
-            if rng_state is not None:
+            if rng_state is not None and state["step"] > 0:  # mid-epoch: continue the saved stream
                 torch.set_rng_state(rng_state)
-                rng_state = None
+            rng_state = None
             model.train()
             for step in range(state["step"], steps):
                 sl = slice(step * t["batch_size"], (step + 1) * t["batch_size"])

@@ -25,7 +25,7 @@ def learnable(tmp_path_factory):
 def test_nano_resnet_learns_the_synthetic_set(learnable, tmp_path):
     cfg = nano_config(learnable, tmp_path / "cache", set=[
         "model.name=hyperiqa_resnet50", "model.multiscale=false", "model.attention_fusion=false",
-        "train.epochs=4", "data.train_patches=4", "data.test_crops=random:4"])
+        "train.epochs=4", "data.train_patches=4", "data.test_crops=random:4", "train.lr_ratio=1"])
     m = train(cfg, tmp_path / "run")
     assert m["test"]["srcc"] > 0.3, m["test"]
     assert m["test"]["n_images"] == 32 and m["epochs_run"] == 4
@@ -46,7 +46,7 @@ def test_swin_nano_run_writes_attention_weights_and_is_reproducible(synthetic, t
     assert a["test"] == b["test"] and a["val"] == b["val"]
     assert pd.read_csv(tmp_path / "a" / "predictions.csv").equals(pd.read_csv(tmp_path / "b" / "predictions.csv"))
     pred = pd.read_csv(tmp_path / "a" / "predictions.csv")
-    weights = pred[[f"attention_stage{k}" for k in range(1, 5)]].sum(1)
+    weights = pred[[f"attention_stage{k}" for k in range(1, 5)]].sum(axis=1)
     assert ((weights - 1).abs() < 1e-5).all()
     saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert saved["config"] == cfg and saved["test"] == a["test"]

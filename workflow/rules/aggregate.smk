@@ -15,5 +15,7 @@ rule aggregate:
         expand("results/figures/{figure}.pdf", figure=FIGURES),
     log:
         "results/logs/aggregate.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/aggregate.py"

@@ -33,7 +33,7 @@ def run_metrics():
 
 def dataset_input(wildcards):
     """The generated label file when the study makes its own synthetic data; real data is not a rule's job."""
-    if "synthetic" in config.get("dataset", {}):
+    if (config.get("dataset") or {}).get("synthetic"):
         return f"{STUDY.base['data']['root']}/koniq10k_distributions_sets.csv"
     return []
 

@@ -12,5 +12,7 @@ rule train:
         gpu=RESOURCES["gpu"],
         runtime=RESOURCES["runtime"],
         mem_mb=RESOURCES["mem_mb"],
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/train.py"
