@@ -1,6 +1,7 @@
 from pathlib import Path
 
-import yaml
+import sys
+
 
 from iqa.config import ConfigError
 from iqa.report import aggregate
@@ -17,6 +18,7 @@ TABLES += ["training_log"]
 FIGURES = ["ablation_waterfall", "lr_sensitivity", "model_size", "training_curves", "attention_weights",
            "pred_vs_mos", "contributions"]
 RESOURCES = config["resources"]["train"]
+PYTHON = sys.executable  # the interpreter that has iqa installed
 
 
 def table_files():

@@ -9,4 +9,4 @@ rule synthetic_data:
     conda:
         "../../environment.yml"
     shell:
-        "iqa make-synthetic $(dirname {output}) --n {params.n} --seed {params.seed} > {log} 2>&1"
+        "{PYTHON} -m iqa make-synthetic $(dirname {output}) --n {params.n} --seed {params.seed} > {log} 2>&1"

@@ -1,0 +1,114 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from iqa import config
+from iqa.study import expand
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+
+
+def load(path):
+    return yaml.safe_load((REPO / path).read_text())
+
+
+def test_demo_grid_expansion_deduplicates_identical_runs():
+    study = expand(load("config.yaml"))
+    assert study.run_ids("A1") == study.run_ids("C2")  # C3 without attention is C2: trained once
+    assert study.run_ids("size=nano") == study.run_ids("C3") == study.run_ids("lr=0.0003")
+    assert study.run_ids("A2") != study.run_ids("C1")  # attention on a single scale is a real variant
+    assert len(study.runs) == 15 * 3
+
+
+def test_paper_grid_expansion():
+    study = expand(load("config/koniq10k.yaml"))
+    assert len(study.splits) == 10
+    assert study.runs[study.run_ids("C3")[0]]["model"]["size"] == "base"
+    assert study.run_ids("lr=5e-07") == study.run_ids("C3")
+    assert len(study.runs) == 16 * 10
+
+
+def test_paper_config_dry_run_lists_every_training_job_without_data(tmp_path):
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path), "--configfile", str(REPO / "config/koniq10k.yaml")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "train            160" in r.stdout or "train          160" in r.stdout, r.stdout[-1500:]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.update(splitz=[0]), "splitz"),
+    (lambda c: c["base"]["train"].update(lrate=1e-3), "did you mean 'train.lr'"),
+    (lambda c: c["experiments"]["C2"]["model"].update(size="huge"), "experiment 'C2'"),
+    (lambda c: c["experiments"]["C2"].update({"of": "C9"}), "C9"),
+    (lambda c: c["resources"]["train"].update(gpu=-1), "gpu"),
+])
+def test_bad_study_config_fails_before_any_job(tmp_path, edit, message):
+    cfg = load("config.yaml")
+    edit(cfg)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def small_study():
+    cfg = load("config.yaml")
+    cfg["dataset"] = {"synthetic": {"n": 60, "seed": 2}}
+    cfg["splits"] = [0, 1]
+    cfg["base"]["train"].update(epochs=1)
+    cfg["experiments"] = {"C3": {}, "C0": {"of": "C3", "model": {
+        "name": "hyperiqa_resnet50", "multiscale": False, "attention_fusion": False}}}
+    cfg["sweeps"] = {}
+    cfg["tables"] = {"main": ["C0", "C3"], "ablation": ["C0", "C3"], "best_of": "C3"}
+    return cfg
+
+
+def test_small_workflow_end_to_end_and_audit(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(small_study()))
+    r = subprocess.run(SNAKEMAKE + ["--cores", "2", "-d", str(tmp_path)], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    results = tmp_path / "results"
+    runs = pd.read_csv(results / "runs.csv")
+    assert len(runs) == 4 and runs["status"].isin(["ok", "dirty"]).all() and runs["test_srcc"].notna().all()
+    for name in ("main", "ablation", "contributions", "hyperparameters", "training_log"):
+        for ext in ("csv", "md", "tex", "provenance.json"):
+            assert (results / "tables" / f"{name}.{ext}").is_file()
+    for fig in ("ablation_waterfall", "pred_vs_mos", "attention_weights", "training_curves"):
+        assert (results / "figures" / f"{fig}.png").stat().st_size > 1000
+    assert "\\toprule" in (results / "tables" / "ablation.tex").read_text()
+
+    table = pd.read_csv(results / "tables" / "ablation.csv", index_col="row")
+    c3 = runs[runs["experiments"] == "C3"]["test_srcc"]
+    assert table.loc["C3", "srcc_median"] == pytest.approx(c3.median())
+    for column in ("srcc_median", "plcc_std", "srcc_delta_vs_C0", "srcc_p_vs_C0"):
+        r = subprocess.run([sys.executable, "-m", "iqa.cli", "audit", str(results / "tables" / "ablation.csv"),
+                            "C3", column], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "matches" in r.stdout and "C3_s1" in r.stdout
+
+    # Tamper with one prediction: the audit must notice.
+    sidecar = json.loads((results / "tables" / "ablation.provenance.json").read_text())
+    rid = sidecar["cells"]["C3|srcc_median"]["runs"][0]
+    pred = pd.read_csv(results / "runs" / rid / "predictions.csv")
+    pred.loc[0, "pred"], pred.loc[1, "pred"] = pred.loc[1, "pred"] + 50, pred.loc[0, "pred"] - 50
+    pred.to_csv(results / "runs" / rid / "predictions.csv", index=False)
+    r = subprocess.run([sys.executable, "-m", "iqa.cli", "audit", str(results / "tables" / "ablation.csv"),
+                        "C3", "srcc_mean"], capture_output=True, text=True)
+    assert r.returncode == 1 and "DOES NOT MATCH" in r.stdout
+
+    # Changing one experiment reruns only its runs.
+    cfg = small_study()
+    cfg["experiments"]["C0"]["train"] = {"lr": 1e-4}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0
+    jobs = [line.split() for line in r.stdout.splitlines() if line.startswith("train ")]
+    assert jobs and jobs[0][1] == "2", r.stdout[-1500:]
