@@ -13,7 +13,7 @@ from .config import DEFAULTS, diff
 from .metrics import correlations
 from .stats import cell
 from .study import expand
-from .tables import Builder, build_tables, load_runs, runs_table
+from .tables import Builder, Table, build_tables, load_runs, runs_table
 
 
 def current_dataset_hash(study) -> str | None:
@@ -40,19 +40,13 @@ def aggregate(study_cfg: dict, results: str | Path) -> list[str]:
     best_of = groups.get("best_of") or (groups.get("ablation") or [None])[-1]
     fig_dir = results / "figures"
     figures.ablation_waterfall(by_name["ablation"], fig_dir)
-    figures.lr_sensitivity(by_name.get("lr_sweep") or _empty("lr_sweep"), fig_dir)
-    figures.model_size(by_name.get("model_size") or _empty("model_size"), fig_dir)
+    figures.lr_sensitivity(by_name.get("lr_sweep") or Table("lr_sweep", ""), fig_dir)
+    figures.model_size(by_name.get("model_size") or Table("model_size", ""), fig_dir)
     figures.training_curves(b, best_of, results, fig_dir)
     figures.attention_weights(b, best_of, results, fig_dir)
     figures.pred_vs_mos(b, best_of, results, fig_dir)
     figures.contribution_chart(by_name["contributions"], fig_dir)
     return [t.name for t in tables]
-
-
-def _empty(name):
-    from .tables import Table
-
-    return Table(name, name)
 
 
 def _run_metric(results: Path, rid: str, metric: str, plcc_mode: str) -> float:

@@ -172,15 +172,11 @@ def build_tables(study: Study, study_cfg: dict, runs: dict[str, dict], results: 
             _exists(study, groups.get("main", [])), first_ref=True, prev_ref=False)
     abl = _exists(study, groups.get("ablation", []))
     forward("ablation", "Forward ablation: each component added in turn", abl, first_ref=True, prev_ref=True)
-    loo = _exists(study, groups.get("leave_one_out", []))
-    t = Table("leave_one_out", "Leave-one-out: the full model without one component")
-    for i, e in enumerate(loo):
-        b.summary(t, e, e, {loo[0]: loo[0]} if i else None)
-    tables.append(t)
-    for key, row_name, caption in (("strategy", None, "Training and evaluation strategy ablations"),):
+    for key, caption in (("leave_one_out", "Leave-one-out: the full model without one component"),
+                         ("strategy", "Training and evaluation strategy ablations")):
         rows = _exists(study, groups.get(key, []))
         t = Table(key, caption)
-        for i, e in enumerate(rows):
+        for i, e in enumerate(rows):  # first row is the full model; deltas are paired against it
             b.summary(t, e, e, {rows[0]: rows[0]} if i else None)
         tables.append(t)
 
@@ -209,9 +205,7 @@ def build_tables(study: Study, study_cfg: dict, runs: dict[str, dict], results: 
 
     tables.append(contributions(b, abl, groups.get("contributions", {})))
     tables.append(hyperparameters(study, runs, list(study.cells)))
-    log = training_log(b, groups.get("best_of", abl[-1] if abl else None), results)
-    if log is not None:
-        tables.append(log)
+    tables.append(training_log(b, groups.get("best_of", abl[-1] if abl else None), results))
     return tables
 
 
@@ -282,13 +276,13 @@ def hyperparameters(study: Study, runs: dict[str, dict], experiments: list[str])
     return t
 
 
-def training_log(b: Builder, experiment: str | None, results: Path) -> Table | None:
+def training_log(b: Builder, experiment: str | None, results: Path) -> Table:
     """Per-epoch history of the run of `experiment` with the best validation SRCC (chosen on val, not test)."""
-    if not experiment or experiment not in b.study.cells:
-        return None
-    ids = list(b.split_runs(experiment).values())
+    ids = list(b.split_runs(experiment).values()) if experiment in b.study.cells else []
     if not ids:
-        return None
+        t = Table("training_log", "Per-epoch log of the best-validation run")
+        t.notes.append(f"no finished run of {experiment!r}")
+        return t
     best = max(ids, key=lambda r: b.runs[r]["metrics"]["val"]["srcc"])
     hist = pd.read_csv(results / "runs" / best / "history.csv")
     t = Table("training_log", f"Per-epoch log of {experiment}'s best-validation run {best}")
