@@ -209,6 +209,18 @@ def build_tables(study: Study, study_cfg: dict, runs: dict[str, dict], results: 
     return tables
 
 
+def _delta_row(t: Table, b: Builder, row: str, exp: str, ref: str, splits: set | None = None):
+    """Paired SRCC change exp - ref (x100) with CI and p into `row`; returns (runs, ref runs, delta)."""
+    pa, pb = b.split_runs(exp), b.split_runs(ref)
+    ks = sorted(set(pa) & set(pb) & (splits if splits is not None else set(pa)))
+    a, r = [pa[k] for k in ks], [pb[k] for k in ks]
+    va, vr = [b.value(x, "srcc") for x in a], [b.value(x, "srcc") for x in r]
+    for stat in ("delta", "ci_low", "ci_high", "p"):
+        v = cell(stat, va, vr) if ks else np.nan
+        t.put(row, f"srcc_{stat}_x100" if stat != "p" else "p", v * 100 if stat != "p" else v, a, stat, "srcc", r)
+    return a, r, cell("delta", va, vr) if ks else np.nan
+
+
 def contributions(b: Builder, path: list[str], one_at_a_time: dict) -> Table:
     """Measured contribution of each component: steps along the forward path telescope, so their shares of
     the total add up to 100%; one-at-a-time effects (`one_at_a_time`: label -> [with, without]) are listed
@@ -223,15 +235,8 @@ def contributions(b: Builder, path: list[str], one_at_a_time: dict) -> Table:
         total = cell("delta", tv, tr) if common else np.nan
         for prev, cur in zip(path, path[1:]):
             row = f"{prev} -> {cur}"
-            pa, pb = b.split_runs(cur), b.split_runs(prev)
-            ks = sorted(set(pa) & set(pb) & set(common))
-            a, r = [pa[k] for k in ks], [pb[k] for k in ks]
-            va, vr = [b.value(x, "srcc") for x in a], [b.value(x, "srcc") for x in r]
-            for stat in ("delta", "ci_low", "ci_high", "p"):
-                v = cell(stat, va, vr) if ks else np.nan
-                t.put(row, f"srcc_{stat}_x100" if stat != "p" else "p", v * 100 if stat != "p" else v,
-                      a, stat, "srcc", r)
-            share = cell("delta", va, vr) / total if ks and total else np.nan
+            a, r, delta = _delta_row(t, b, row, cur, prev, set(common))
+            share = delta / total if a and total else np.nan
             t.put(row, "share_of_total", share, a + r, "share", "srcc", total_a + total_b)
             t.put(row, "kind", "forward path", [], "label")
         t.put(f"total {path[0]} -> {path[-1]}", "srcc_delta_x100", total * 100, total_a, "delta", "srcc", total_b)
@@ -239,14 +244,7 @@ def contributions(b: Builder, path: list[str], one_at_a_time: dict) -> Table:
     for label, (with_, without) in (one_at_a_time or {}).items():
         if with_ not in b.study.cells or without not in b.study.cells:
             continue
-        pa, pb = b.split_runs(with_), b.split_runs(without)
-        ks = sorted(set(pa) & set(pb))
-        a, r = [pa[k] for k in ks], [pb[k] for k in ks]
-        va, vr = [b.value(x, "srcc") for x in a], [b.value(x, "srcc") for x in r]
-        for stat in ("delta", "ci_low", "ci_high", "p"):
-            v = cell(stat, va, vr) if ks else np.nan
-            t.put(label, f"srcc_{stat}_x100" if stat != "p" else "p", v * 100 if stat != "p" else v,
-                  a, stat, "srcc", r)
+        _delta_row(t, b, label, with_, without)
         t.put(label, "kind", f"one at a time: {with_} vs {without}", [], "label")
     t.notes.append("Attribution: the forward-path rows telescope (C0 -> ... -> full model), so their deltas sum "
                    "to the total and their shares add up to 100%. One-at-a-time rows change a single setting of "
