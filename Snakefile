@@ -25,6 +25,9 @@ localrules:
 
 rule all:
     input:
+        # Asked for directly: after a --keep-going failure the tables exist (onerror writes them),
+        # and only this makes a plain rerun train the runs that are still missing.
+        run_metrics(),
         "results/runs.csv",
         table_files(),
         figure_files(),

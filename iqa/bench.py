@@ -48,6 +48,9 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads for (c) and (d) (default: torch's, one per core); "
                         "the input pipelines (a) and (b) always run on one")
+    p.add_argument("--color-jitter", action="store_true",
+                   help="ColorJitter(0.2, 0.2, 0.2, 0.1) in both input pipelines and the training batches")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
     p.add_argument("--bare-backbone", action="store_true",
                    help="also time the bare backbone on CPU (always done on CUDA)")
     p.set_defaults(func=run)
@@ -149,13 +152,14 @@ def ours_epoch(images: torch.Tensor, per_image: int, patch: int, batch: int, col
     return len(idx)
 
 
-def original_transform(patch: int, size: tuple[int, int]):
-    """The original HyperIQA KonIQ training transform, at this model's patch size."""
+def original_transform(patch: int, size: tuple[int, int], color_jitter: bool):
+    """The original HyperIQA KonIQ training transform, at this model's patch size (+ the study's ColorJitter)."""
     import torchvision.transforms as T
 
     from .pipeline import IMAGENET_MEAN, IMAGENET_STD
 
-    return T.Compose([T.Resize((size[1], size[0])), T.RandomCrop(patch), T.RandomHorizontalFlip(),
+    jitter = [T.ColorJitter(0.2, 0.2, 0.2, 0.1)] if color_jitter else []
+    return T.Compose([T.Resize((size[1], size[0])), T.RandomCrop(patch), T.RandomHorizontalFlip(), *jitter,
                       T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
@@ -229,8 +233,9 @@ def _run(args) -> None:
     cfg = config_mod.load(None, {"model": {"name": args.model, "size": args.size}})
     patch = input_size(cfg["model"])
     cfg = config_mod.load(None, {"name": "bench", "model": {"name": args.model, "size": args.size},
-                                 "data": {"patch_size": patch},
-                                 "train": {"batch_size": args.batch, "device": args.device}})
+                                 "data": {"patch_size": patch, "color_jitter": args.color_jitter},
+                                 "train": {"batch_size": args.batch, "device": args.device,
+                                           "compile": args.compile}})
     d, t = cfg["data"], cfg["train"]
     if args.images * d["train_patches"] < args.batch:
         raise ValueError(f"--images {args.images} give {args.images * d['train_patches']} training patches, "
@@ -302,7 +307,7 @@ def _run(args) -> None:
             print(f"(a) per-epoch cropping with {threads} torch threads: {n2 / s2:.0f} patches/s")
 
         # ---- (b) the original: decode + resize per patch
-        transform = original_transform(patch, size)
+        transform = original_transform(patch, size, d["color_jitter"])
         n_b = max(args.steps * args.batch, 128)
         order = train_positions(len(paths), per_image, size[1], size[0], patch,
                                 torch.Generator().manual_seed(2))[0][:n_b].tolist()
@@ -314,6 +319,7 @@ def _run(args) -> None:
             b_s = time.perf_counter() - tic
         b_rate = n_b / b_s
         print(f"(b) per-patch decode (PIL open+RGB+Resize {size[0]}x{size[1]}+RandomCrop {patch}+flip+"
+              f"{'ColorJitter+' * d['color_jitter']}"
               f"ToTensor+Normalize, 1 process, 0 workers, 1 torch thread): {n_b} patches in {b_s:.3f} s = "
               f"{b_rate:.1f} patches/s")
 
@@ -327,6 +333,7 @@ def _run(args) -> None:
         print(f"model: {n_params / 1e6:.3f} M parameters ({count_parameters(model.backbone) / 1e6:.3f} M backbone), "
               f"{gflops:.3f} GFLOPs per {patch} px patch forward (FlopCounterMode, 2 per multiply-add)")
 
+        forward = torch.compile(model) if args.compile else model  # compiled in the warm-up steps
         # ---- (c) training step
         gen = torch.Generator().manual_seed(3)
         idx, corners, flips = train_positions(len(paths), per_image, size[1], size[0], patch, gen)
@@ -346,7 +353,7 @@ def _run(args) -> None:
         def train_step(i: int) -> None:
             x, y = batches[i]
             with autocast(device, amp):
-                pred, _ = model(x)
+                pred, _ = forward(x)
             loss = F.l1_loss(pred, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -358,6 +365,7 @@ def _run(args) -> None:
         train_rate = args.steps * args.batch / c_s
         peak_train = torch.cuda.max_memory_allocated(device) if cuda else None
         prec = "bf16 autocast, channels_last" if cuda else f"fp32, {threads} thread{'s' * (threads != 1)}"
+        prec += ", torch.compile" * args.compile
         held = sum(x.numel() * x.element_size() + y.numel() * y.element_size() for x, y in batches)
         mem = f", peak {_gib(peak_train)} allocated (incl. {held / 2**20:.0f} MiB of pre-cut batches)" if cuda else ""
         print(f"(c) train step (forward+L1+backward+AdamW, {prec}, batch {args.batch}): "
@@ -366,12 +374,13 @@ def _run(args) -> None:
         # ---- bare backbone forward+backward (CUDA; on CPU with --bare-backbone)
         bb_rate = None
         if cuda or args.bare_backbone:
-            backbone = model.backbone
+            backbone = model.backbone.forward_intermediates
+            backbone = torch.compile(backbone) if args.compile else backbone
 
             def backbone_step(i: int) -> None:
                 x, _ = batches[i]
                 with autocast(device, amp):
-                    feats = backbone.forward_intermediates(x, indices=4, intermediates_only=True)
+                    feats = backbone(x, indices=4, intermediates_only=True)
                 loss = sum(f.float().mean() for f in feats)
                 model.zero_grad(set_to_none=True)
                 loss.backward()
@@ -392,13 +401,13 @@ def _run(args) -> None:
             torch.cuda.reset_peak_memory_stats(device)
         keys = np.arange(len(paths))
         if cuda:  # warm-up: the timed call itself (allocator, kernels for both batch shapes)
-            score_images(model, images[:n_eval], keys[:n_eval], d["test_crops"], patch, d["crop_seed"], amp,
+            score_images(forward, images[:n_eval], keys[:n_eval], d["test_crops"], patch, d["crop_seed"], amp,
                          args.eval_batch)
         else:  # warm-up: one patch
-            score_images(model, images[:1], keys[:1], "center", patch, d["crop_seed"], amp, args.eval_batch)
+            score_images(forward, images[:1], keys[:1], "center", patch, d["crop_seed"], amp, args.eval_batch)
         _sync(device)
         tic = time.perf_counter()
-        score_images(model, images[:n_eval], keys[:n_eval], d["test_crops"], patch, d["crop_seed"], amp,
+        score_images(forward, images[:n_eval], keys[:n_eval], d["test_crops"], patch, d["crop_seed"], amp,
                      args.eval_batch)
         _sync(device)
         d_s = time.perf_counter() - tic

@@ -16,19 +16,22 @@ from .study import expand
 from .tables import Builder, Table, build_tables, load_runs, runs_table
 
 
-def current_dataset_hash(study) -> str | None:
-    """Hash of the dataset on disk now, or None when it is not here (runs then keep their own)."""
-    try:
-        return dataset_hash(load_koniq(study.base["data"]["root"]))
-    except DataError:
-        return None
+def current_dataset_hashes(study) -> dict[str, str | None]:
+    """Data root -> hash of the dataset on disk now, or None when it is not here (runs then keep their own)."""
+    hashes = {}
+    for root in sorted({cfg["data"]["root"] for cfg in study.runs.values()}):
+        try:
+            hashes[root] = dataset_hash(load_koniq(root))
+        except DataError:
+            hashes[root] = None
+    return hashes
 
 
 def aggregate(study_cfg: dict, results: str | Path) -> list[str]:
     """Write every table and figure; returns the table names."""
     results = Path(results)
     study = expand(study_cfg)
-    runs = load_runs(study, results, current_dataset_hash(study))
+    runs = load_runs(study, results, current_dataset_hashes(study))
     runs_table(study, runs).to_csv(results / "runs.csv", index=False)
     (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells}, indent=2))
     tables = build_tables(study, study_cfg, runs, results)

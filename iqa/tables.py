@@ -20,8 +20,11 @@ from .study import Study, sweep_name
 METRICS = ("srcc", "plcc")
 
 
-def load_runs(study: Study, results: Path, current_dataset_hash: str | None) -> dict[str, dict]:
-    """Run id -> {status, metrics} for every run the study declares."""
+def load_runs(study: Study, results: Path, dataset_hashes: dict[str, str | None]) -> dict[str, dict]:
+    """Run id -> {status, metrics} for every run the study declares.
+
+    `dataset_hashes` maps each data root to its hash now (None: not on this machine, not checked).
+    """
     runs = {}
     for rid, cfg in study.runs.items():
         path = results / "runs" / rid / "metrics.json"
@@ -32,7 +35,7 @@ def load_runs(study: Study, results: Path, current_dataset_hash: str | None) -> 
         prov = m["provenance"]
         if prov["config_hash"] != config_mod.config_hash(cfg):
             status = "stale-config"
-        elif current_dataset_hash and prov["dataset_hash"] != current_dataset_hash:
+        elif dataset_hashes.get(cfg["data"]["root"]) not in (None, prov["dataset_hash"]):
             status = "stale-data"
         elif prov.get("git_dirty"):
             status = "dirty"

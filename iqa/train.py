@@ -213,13 +213,15 @@ def train(cfg: dict, out: str | Path) -> dict:
         sched.load_state_dict(ckpt["scheduler"])
         state = json.loads(ckpt["state"])
         state["best_srcc"] = float(state["best_srcc"])
-        rng_state = ckpt["rng"]
+        rng_state = ckpt["rng"], ckpt.get("cuda_rng")
         log.info(f"resumed from {ckpt_path}: epoch {state['epoch'] + 1}, step {state['step']}")
 
     def save_checkpoint():
         snapshot = {"config_hash": chash, "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), "state": json.dumps(state),
                     "rng": torch.get_rng_state()}
+        if device.type == "cuda":  # dropout and drop-path draw from the GPU's generator there
+            snapshot["cuda_rng"] = torch.cuda.get_rng_state(device)
         atomic_write(ckpt_path, lambda tmp: torch.save(snapshot, tmp))
 
     stop = {"signal": None}
@@ -239,7 +241,9 @@ def train(cfg: dict, out: str | Path) -> dict:
                                                       d["patch_size"], gen)
             torch.manual_seed(cfg["seed"] * 100_003 + epoch)  # dropout, drop-path, colour jitter
             if rng_state is not None and state["step"] > 0:  # mid-epoch: continue the saved stream
-                torch.set_rng_state(rng_state)
+                torch.set_rng_state(rng_state[0])
+                if rng_state[1] is not None and device.type == "cuda":
+                    torch.cuda.set_rng_state(rng_state[1], device)
             rng_state = None
             model.train()
             for step in range(state["step"], steps):

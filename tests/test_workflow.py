@@ -112,3 +112,39 @@ def test_small_workflow_end_to_end_and_audit(tmp_path):
     assert r.returncode == 0
     jobs = [line.split() for line in r.stdout.splitlines() if line.startswith("train ")]
     assert jobs and jobs[0][1] == "2", r.stdout[-1500:]
+
+
+def test_corrupt_jpeg_fails_its_runs_only_and_a_rerun_finishes_them(tmp_path):
+    from iqa.synthetic import make_synthetic
+
+    bad_root = make_synthetic(tmp_path / "bad", 60, seed=2)
+    victim = sorted((Path(bad_root) / "512x384").glob("*.jpg"))[7]
+    good_bytes = victim.read_bytes()
+    victim.write_bytes(good_bytes[: len(good_bytes) // 3])  # truncated mid-scan
+    cfg = small_study()
+    cfg["experiments"] = {"C3": {}, "Cbad": {"of": "C3", "data": {"root": str(bad_root)}}}
+    cfg["tables"] = {"main": ["C3", "Cbad"], "ablation": ["C3", "Cbad"], "best_of": "C3"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    run = SNAKEMAKE + ["--cores", "2", "-d", str(tmp_path), "--keep-going"]
+
+    r = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0
+    results = tmp_path / "results"
+    runs = pd.read_csv(results / "runs.csv").set_index("run_id")
+    bad = [rid for rid in runs.index if rid.startswith("Cbad")]
+    good = [rid for rid in runs.index if rid.startswith("C3")]
+    assert len(bad) == len(good) == 2
+    assert (runs.loc[good, "status"].isin(["ok", "dirty"])).all()  # independent runs completed
+    assert (runs.loc[bad, "status"] == "missing").all()  # the tables say which runs are missing
+    for rid in bad:
+        assert not (results / "runs" / rid / "metrics.json").exists()
+        assert victim.name in (results / "logs" / "train" / f"{rid}.log").read_text()
+    assert "missing" in (results / "tables" / "ablation.md").read_text()
+    finished = {rid: (results / "runs" / rid / "metrics.json").stat().st_mtime_ns for rid in good}
+
+    victim.write_bytes(good_bytes)  # repaired: a plain rerun finishes only what is missing
+    r = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    runs = pd.read_csv(results / "runs.csv").set_index("run_id")
+    assert runs["status"].isin(["ok", "dirty"]).all()
+    assert {rid: (results / "runs" / rid / "metrics.json").stat().st_mtime_ns for rid in good} == finished
