@@ -8,6 +8,7 @@ notes; runs from a dirty git tree are used but flagged.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,22 @@ def runs_table(study: Study, runs: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "p", "val_", "train_loss", "share")  # 4 decimals
+
+
+def _shown(column: str, v) -> str:
+    """A cell as printed in .md and .tex: metrics with 4 decimals, settings (lr 3e-05) with 4 digits."""
+    if v is None or isinstance(v, (bool, np.bool_, str)):
+        return "--" if v is None else str(v)
+    if isinstance(v, (int, np.integer)):
+        return str(v)
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return "--"
+        return f"{v:.4f}" if column.startswith(FIXED_POINT) else f"{v:.4g}"
+    return str(v)
+
+
 class Table:
     """Rows of numbers plus, for every cell, the runs and statistic that produced it."""
 
@@ -97,10 +114,12 @@ class Table:
         df = self.frame()
         df.to_csv(out / f"{self.name}.csv")
         notes = "".join(f"\n- {n}" for n in self.notes)
+        shown = pd.DataFrame.from_dict({row: {c: _shown(c, v) for c, v in cols.items()} for row, cols in self.rows.items()},
+                                       orient="index").rename_axis("row").fillna("--")
         (out / f"{self.name}.md").write_text(
-            f"**{self.caption}**\n\n{df.to_markdown(floatfmt='.4f')}\n{notes}\n")
-        tex = df.to_latex(float_format="%.4f", na_rep="--", caption=self.caption, label=f"tab:{self.name}",
-                          escape=True)
+            f"**{self.caption}**\n\n{shown.to_markdown(disable_numparse=True, stralign='right')}\n{notes}\n")
+        tex = shown.to_latex(caption=self.caption, label=f"tab:{self.name}", escape=True,
+                             column_format="l" + "r" * len(shown.columns))
         (out / f"{self.name}.tex").write_text(tex + "".join(f"% {n}\n" for n in self.notes))
         sidecar = {"table": self.name, "caption": self.caption, "notes": self.notes, "cells": self.provenance}
         (out / f"{self.name}.provenance.json").write_text(json.dumps(sidecar, indent=2, default=str))

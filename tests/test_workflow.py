@@ -85,6 +85,15 @@ def test_small_workflow_end_to_end_and_audit(tmp_path):
         assert (results / "figures" / f"{fig}.png").stat().st_size > 1000
     assert "\\toprule" in (results / "tables" / "ablation.tex").read_text()
 
+    # The report embeds every table and figure with its caption.
+    r = subprocess.run(SNAKEMAKE + ["-d", str(tmp_path), "--report", "results/report.html"], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    html = (results / "report.html").read_text()
+    for needle in ("ablation_waterfall.png", "ablation.csv", "training_log.csv", "Forward ablation waterfall",
+                   "Paper table computed"):
+        assert needle in html, needle
+
     table = pd.read_csv(results / "tables" / "ablation.csv", index_col="row")
     c3 = runs[runs["experiments"] == "C3"]["test_srcc"]
     assert table.loc["C3", "srcc_median"] == pytest.approx(c3.median())
