@@ -75,7 +75,7 @@ def runs_table(study: Study, runs: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "p", "val_", "train_loss", "share")  # 4 decimals
+FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "train_loss", "share")  # 4 decimals (and "p")
 
 
 def _shown(column: str, v) -> str:
@@ -87,7 +87,7 @@ def _shown(column: str, v) -> str:
     if isinstance(v, (float, np.floating)):
         if math.isnan(v):
             return "--"
-        return f"{v:.4f}" if column.startswith(FIXED_POINT) else f"{v:.4g}"
+        return f"{v:.4f}" if column == "p" or column.startswith(FIXED_POINT) else f"{v:.4g}"
     return str(v)
 
 
