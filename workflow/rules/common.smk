@@ -1,8 +1,5 @@
 from pathlib import Path
 
-import sys
-
-
 from iqa.config import ConfigError
 from iqa.report import aggregate
 from iqa.study import expand as expand_study
@@ -18,7 +15,6 @@ TABLES += ["training_log"]
 FIGURES = ["ablation_waterfall", "lr_sensitivity", "model_size", "training_curves", "attention_weights",
            "pred_vs_mos", "contributions"]
 RESOURCES = config["resources"]["train"]
-PYTHON = sys.executable  # the interpreter that has iqa installed
 
 
 def table_files():

@@ -8,5 +8,5 @@ rule synthetic_data:
         "results/logs/synthetic_data.log",
     conda:
         "../../environment.yml"
-    shell:
-        "{PYTHON} -m iqa make-synthetic $(dirname {output}) --n {params.n} --seed {params.seed} > {log} 2>&1"
+    script:
+        "../scripts/synthetic_data.py"
