@@ -140,9 +140,17 @@ def load_image(path: Path, size: tuple[int, int]) -> np.ndarray:
         raise DataError(f"cannot read image {path}: {e}") from None
 
 
-def cache_path(ds_hash: str, size: tuple[int, int], cache_dir: str | Path | None) -> Path:
+def cache_path(ds: Dataset, ds_hash: str, size: tuple[int, int], cache_dir: str | Path | None) -> Path:
+    """The decoded-image cache of this dataset as it is on disk now.
+
+    Keyed by the dataset hash and the images' modification times, so an image rewritten in place
+    (even at the same byte size) gets a fresh cache instead of a stale one.
+    """
     base = Path(cache_dir or os.environ.get("IQA_CACHE") or Path.home() / ".cache" / "iqa")
-    return base / f"{ds_hash[:16]}-{size[0]}x{size[1]}-v{CACHE_VERSION}.npy"
+    key = hashlib.sha256(ds_hash.encode())
+    for i in range(len(ds.names)):
+        key.update(str(ds.path(i).stat().st_mtime_ns).encode())
+    return base / f"{ds_hash[:12]}-{key.hexdigest()[:8]}-{size[0]}x{size[1]}-v{CACHE_VERSION}.npy"
 
 
 def decoded_images(ds: Dataset, ds_hash: str, size: tuple[int, int], cache_dir=None,
@@ -152,7 +160,7 @@ def decoded_images(ds: Dataset, ds_hash: str, size: tuple[int, int], cache_dir=N
     Built in parallel on first use and reused by every later run on the same dataset and size.
     The file appears atomically, so concurrent runs never read a half-written cache.
     """
-    path = cache_path(ds_hash, size, cache_dir)
+    path = cache_path(ds, ds_hash, size, cache_dir)
     shape = (len(ds.names), size[1], size[0], 3)
     if path.is_file():
         arr = np.load(path, mmap_mode="r")

@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import numpy as np
@@ -98,3 +99,19 @@ def test_missing_label_file_and_image_folder(tmp_path):
     shutil.rmtree(root / "1024x768")
     with pytest.raises(DataError, match="no image folder"):
         load_koniq(root)
+
+
+def test_image_rewritten_in_place_gets_a_fresh_cache(tmp_path):
+    root = write_koniq(tmp_path / "k", "scores")
+    ds = load_koniq(root)
+    before = dataset_hash(ds)
+    first = decoded_images(ds, before, (512, 384), tmp_path / "cache")[3].copy()
+    target = ds.path(3)
+    donor = next(ds.path(i) for i in range(len(ds.names))
+                 if i != 3 and ds.path(i).stat().st_size == target.stat().st_size)
+    mtime = target.stat().st_mtime_ns
+    target.write_bytes(donor.read_bytes())  # same name, same byte size, other pixels
+    os.utime(target, ns=(mtime + 10**9, mtime + 10**9))
+    assert dataset_hash(ds) == before  # invisible to the hash: only the cache key sees it
+    again = decoded_images(ds, before, (512, 384), tmp_path / "cache")[3]
+    assert not np.array_equal(first, again)
