@@ -46,25 +46,8 @@ diagnostics() {
     done
 }
 
-# alive PIDFILE COMM: true if the PID in PIDFILE runs a process whose name is COMM.
-alive() {
-    local pid
-    [ -r "$1" ] || return 1
-    pid="$(tr -dc '0-9' <"$1")"
-    [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = "$2" ]
-}
-
-# stop_pid PIDFILE COMM: SIGTERM the process from PIDFILE (if it is COMM), wait <=10 s, then SIGKILL.
-stop_pid() {
-    local pid i
-    if alive "$1" "$2"; then
-        pid="$(tr -dc '0-9' <"$1")"
-        kill "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-        [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$1"
-}
+# shellcheck source=pids.sh
+source "$(dirname "$0")/pids.sh"
 
 # ---------------------------------------------------------------- packages
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
