@@ -37,23 +37,6 @@ SOURCE_SIZE = (1024, 768)  # KonIQ-10k's release resolution (width, height)
 WARMUP = 2  # untimed iterations before every timed loop
 
 
-def add_arguments(p) -> None:
-    p.add_argument("--model", default="swin_hyperiqa", choices=sorted(FAMILIES))
-    p.add_argument("--size", default="nano", help="see `iqa models` (swin: nano..base; resnet50: nano, base)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--batch", type=int, default=32, help="training batch (patches)")
-    p.add_argument("--steps", type=int, default=10, help="timed training steps (also sizes (b) and (d))")
-    p.add_argument("--images", type=int, default=64, help="generated 1024x768 test JPEGs")
-    p.add_argument("--eval-batch", type=int, default=256, help="patches per forward in evaluation")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads for (c) and (d) (default: torch's, one per core); "
-                        "the input pipelines (a) and (b) always run on one")
-    p.add_argument("--color-jitter", action="store_true",
-                   help="ColorJitter(0.2, 0.2, 0.2, 0.1) in both input pipelines and the training batches")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
-    p.add_argument("--bare-backbone", action="store_true",
-                   help="also time the bare backbone on CPU (always done on CUDA)")
-    p.set_defaults(func=run)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,12 +6,11 @@ import json
 import sys
 from pathlib import Path
 
-from . import config as config_mod
-from .data import DataError
-from .models import WeightsMissing
+from .errors import ConfigError, DataError, TrainingError, WeightsMissing
 
 
 def cmd_train(args) -> None:
+    from . import config as config_mod
     from .train import train
 
     cfg = config_mod.load(args.config, args.set)
@@ -27,8 +26,9 @@ def _load_checkpoint(path: str, overrides: list[str]):
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from .models import build_model
-    from .train import resolve_device
+    from . import config as config_mod
+    from .device import resolve_device
+    from .models.builder import build_model
 
     if not Path(path).is_file():
         raise DataError(f"checkpoint not found: {path}")
@@ -48,39 +48,40 @@ def _load_checkpoint(path: str, overrides: list[str]):
 
 
 def cmd_evaluate(args) -> None:
-    from .train import evaluate_part, load_data
+    from .evaluate import evaluate_part
+    from .pipeline import load_parts
 
     overrides = list(args.set) + ([f"data.root={args.data}"] if args.data else [])
     model, cfg, device = _load_checkpoint(args.checkpoint, overrides)
-    parts, info = load_data(cfg, device)
-    metrics, _, _ = evaluate_part(model, parts[args.part], cfg, cfg["train"]["amp"])
+    parts, info = load_parts(cfg, device)
+    metrics, _, _ = evaluate_part(model, parts[args.part], cfg)
     print(json.dumps({"checkpoint": args.checkpoint, "part": args.part, **metrics,
                       "dataset_hash": info["dataset_hash"], "split_hash": info["split_hash"]}, indent=2))
 
 
 def cmd_predict(args) -> None:
-    import numpy as np
+    """Scores on the MOS scale, each image's random crops seeded by its file name (as in training)."""
     import torch
 
+    from .crops import image_key
     from .data import load_image
-    from .evaluate import score_images
+    from .evaluate import mos_scores
 
     model, cfg, device = _load_checkpoint(args.checkpoint, args.set)
-    d = cfg["data"]
-    for i, path in enumerate(args.images):
-        img = torch.from_numpy(np.ascontiguousarray(load_image(Path(path), tuple(d["resize"])))).to(device)
-        score, _ = score_images(model, img[None], [i], d["test_crops"], d["patch_size"], d["crop_seed"],
-                                cfg["train"]["amp"])
+    for path in args.images:
+        img = torch.from_numpy(load_image(Path(path), tuple(cfg["data"]["resize"]))).to(device)
+        score, _ = mos_scores(model, img[None], [image_key(path)], cfg)
         print(f"{path}\t{score[0]:.4f}")
 
 
 def cmd_models(args) -> None:
-    from .models import catalogue
+    from .models.builder import catalogue
 
-    print(f"{'model':<20}{'size':<8}{'backbone':<32}{'input':>6}{'params':>12}{'backbone':>12}")
+    print(f"{'model':<20}{'size':<8}{'head':<10}{'backbone':<32}{'input':>6}{'params':>13}{'backbone':>13}"
+          f"{'head':>12}")
     for r in catalogue():
-        print(f"{r['model']:<20}{r['size']:<8}{r['backbone']:<32}{r['input']:>6}"
-              f"{r['params_m']:>11.2f}M{r['backbone_params_m']:>11.2f}M")
+        print(f"{r['model']:<20}{r['size']:<8}{r['head']:<10}{r['backbone']:<32}{r['input']:>6}"
+              f"{r['params']:>13,}{r['backbone_params']:>13,}{r['head_params']:>12,}")
 
 
 def cmd_make_synthetic(args) -> None:
@@ -106,6 +107,33 @@ def cmd_audit(args) -> int:
     text, same = audit(args.table, args.row, args.column)
     print(text)
     return 0 if same else 1
+
+
+def add_bench_arguments(p) -> None:
+    from .models.registry import FAMILIES
+
+    p.add_argument("--model", default="swin_hyperiqa", choices=sorted(FAMILIES))
+    p.add_argument("--size", default="nano", help="see `iqa models` (swin: nano..base; resnet50: nano, base)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--batch", type=int, default=32, help="training batch (patches)")
+    p.add_argument("--steps", type=int, default=10, help="timed training steps (also sizes (b) and (d))")
+    p.add_argument("--images", type=int, default=64, help="generated 1024x768 test JPEGs")
+    p.add_argument("--eval-batch", type=int, default=256, help="patches per forward in evaluation")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads for (c) and (d) (default: torch's, one per core); "
+                        "the input pipelines (a) and (b) always run on one")
+    p.add_argument("--color-jitter", action="store_true",
+                   help="ColorJitter (the config default strengths) in both input pipelines and the training batches")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
+    p.add_argument("--bare-backbone", action="store_true",
+                   help="also time the bare backbone on CPU (always done on CUDA)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> None:
+    from .bench import run
+
+    run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,12 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("column")
     s.set_defaults(func=cmd_audit)
 
-    s = sub.add_parser("models", help="list model names, backbones and parameter counts")
+    s = sub.add_parser("models", help="list models, sizes, heads, backbones and exact parameter counts")
     s.set_defaults(func=cmd_models)
 
     s = sub.add_parser("bench", help="measure input pipeline, training and evaluation throughput")
-    from .bench import add_arguments as add_bench_arguments
-
     add_bench_arguments(s)
 
     s = sub.add_parser("make-synthetic", help="write the seeded synthetic dataset")
@@ -160,11 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .train import TrainingError
-
     try:
         return args.func(args) or 0
-    except (config_mod.ConfigError, DataError, WeightsMissing, TrainingError, ValueError) as e:
+    except (ConfigError, DataError, WeightsMissing, TrainingError, ValueError) as e:
         print(f"iqa {args.command}: error: {e}", file=sys.stderr)
         return 2
 

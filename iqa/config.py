@@ -1,7 +1,9 @@
-"""Run configuration: defaults, loading, `key=value` overrides, validation and hashing.
+"""The run schema: every key of a run config with its default, meaning and constraint, in one place.
 
-A run is fully described by one nested dict. Every key has a default here, so an unknown key
-is a typo and is rejected (with the closest valid key) before any work starts.
+A run is fully described by one nested dict. Each key is declared once below (`SCHEMA`); the
+defaults, the validation, the config hash and the hyperparameter table all read this declaration.
+Rules that tie keys together (a patch must fit the model's input) are in `RULES`. Nothing here
+imports torch, so the workflow checks every run of a study when it is parsed.
 """
 from __future__ import annotations
 
@@ -9,82 +11,112 @@ import copy
 import difflib
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-DEFAULTS: dict = {
-    "name": "run",  # readable part of the run id; not part of the config hash
-    "seed": 0,  # initialisation, patch sampling, dropout
+from .errors import ConfigError
+from .models.registry import FAMILIES, input_size
+
+__all__ = ["ConfigError", "SCHEMA", "DEFAULTS", "load", "merge", "validate", "config_hash", "run_id", "diff"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: default, meaning, and the constraint `validate` enforces."""
+
+    default: object
+    help: str
+    type: type | None = None  # of the value when the default is None
+    choices: tuple = ()
+    gt: float | None = None  # value > gt
+    ge: float | None = None  # value >= ge
+    lt: float | None = None  # value < lt
+    nullable: bool = False
+    hashed: bool = True  # False: does not change what the run computes (kept out of the config hash)
+    length: int | None = None  # lists: exact number of items
+
+    @property
+    def kind(self) -> type:
+        return self.type or type(self.default)
+
+
+FRACTION = dict(ge=0.0, lt=1.0)
+SCHEMA: dict = {
+    "name": Key("run", "readable part of the run id", hashed=False),
+    "seed": Key(0, "initialisation, patch sampling, dropout", ge=0),
     "model": {
-        "name": "swin_hyperiqa",  # see `iqa models`
-        "size": "base",  # nano | micro | tiny | small | base (swin); nano | resnet50 (hyperiqa)
-        "multiscale": True,  # pool the four stages to the last stage's grid and concatenate
-        "attention_fusion": True,  # per-image softmax weights over the four stages
-        "pretrained": False,  # timm ImageNet weights from the local HF cache or `weights`
-        "weights": None,  # path to a local timm weights file (safetensors or .pth)
-        "drop_path_rate": 0.3,
-        "hyper_dropout": 0.4,  # dropout on the hyper-network input
-        "target_dropout": 0.4,  # dropout after target-net layers 1-3
+        "name": Key("swin_hyperiqa", "see `iqa models`", choices=tuple(FAMILIES)),
+        "size": Key("base", "nano | micro | tiny | small | base (swin); nano | base (hyperiqa_resnet50)"),
+        "head": Key("original", "original: LDA convs to C/16, hyper reduce C->1024->512->112, dropout before it; "
+                                "seed: the seed system's head (16/32/64 LDA, C->512->256->112, dropout after, "
+                                "attention only with multi-scale)", choices=("original", "seed")),
+        "multiscale": Key(True, "pool the four stages to the last stage's grid and concatenate"),
+        "attention_fusion": Key(True, "per-image softmax weights over the four stages"),
+        "pretrained": Key(False, "timm ImageNet weights from the local HF cache or `weights`"),
+        "weights": Key(None, "path to a local timm weights file (safetensors or .pth)", type=str, nullable=True),
+        "weights_tag": Key(None, "timm pretrained tag, e.g. tv_in1k for torchvision's ResNet-50 (null: timm's "
+                                 "default)", type=str, nullable=True),
+        "drop_path_rate": Key(0.3, "stochastic depth inside the backbone", **FRACTION),
+        "hyper_dropout": Key(0.4, "dropout in the hyper network", **FRACTION),
+        "target_dropout": Key(0.4, "dropout after target-net layers 1-3", **FRACTION),
     },
     "data": {
-        "root": "data/synthetic",  # folder with the KonIQ-style label CSV and image folder
-        "resize": [512, 384],  # width, height every image is resized to (once per run)
-        "split": "random",  # random (seeded 80/20 + validation carve-out) | official (KonIQ `set`)
-        "split_seed": 0,
-        "split_index": 0,  # split k under split_seed s is the same image set on every machine
-        "test_fraction": 0.2,
-        "val_fraction": 0.1,  # of the training part
-        "patch_size": 224,
-        "train_patches": 20,  # random crops per training image per epoch
-        "color_jitter": False,  # ColorJitter(0.2, 0.2, 0.2, 0.1) on training patches
-        "test_crops": "random:20",  # center | random:N (seeded) | grid:N
-        "crop_seed": 0,  # fixes random test crops: the same crops for every model
-        "cache_dir": None,  # decoded-image cache; default ~/.cache/iqa
+        "root": Key("data/synthetic", "folder with the KonIQ-style label CSV and image folder"),
+        "resize": Key([512, 384], "[width, height] every image is resized to, once (original: [384, 512])",
+                      length=2),
+        "split": Key("random", "random (seeded 80/20 + validation carve-out) | official (KonIQ `set`)",
+                     choices=("random", "official")),
+        "split_seed": Key(0, "seed of the random splits", ge=0),
+        "split_index": Key(0, "split k under split_seed s is the same image set on every machine", ge=0),
+        "test_fraction": Key(0.2, "share of images in the test part", gt=0.0, lt=1.0),
+        "val_fraction": Key(0.1, "share of the training part carved out for validation (0 only with "
+                                 "train.select: test)", ge=0.0, lt=1.0),
+        "patch_size": Key(224, "side of the square training and test crops (must be the model's input)", gt=0),
+        "train_patches": Key(20, "random crops per training image per epoch", gt=0),
+        "color_jitter": Key(False, "ColorJitter on training patches, strengths `jitter`"),
+        "jitter": Key([0.2, 0.2, 0.2, 0.1], "ColorJitter [brightness, contrast, saturation, hue] (seed: "
+                                            "[0.1, 0.1, 0.1, 0.05])", length=4),
+        "test_crops": Key("random:20", "center | random:N (seeded by each image's name) | grid:N"),
+        "crop_seed": Key(0, "fixes random test crops: the same crops for every model", ge=0),
+        "cache_dir": Key(None, "decoded-image cache; default ~/.cache/iqa", type=str, nullable=True,
+                         hashed=False),
     },
     "train": {
-        "epochs": 10,
-        "batch_size": 32,
-        "lr": 5.0e-7,  # backbone (and LDA) learning rate
-        "lr_ratio": 10.0,  # hyper and target networks train at lr * lr_ratio
-        "optimizer": "adamw",  # adamw (decoupled decay) | adam (coupled L2)
-        "weight_decay": 2.0e-4,
-        "schedule": "cosine",  # cosine | step
-        "step_size": 6,  # epochs between decays for `step`
-        "gamma": 0.1,
-        "patience": 3,  # epochs without val SRCC gain before stopping; null = never stop early
-        "label_scale": 1.0,  # train on MOS * label_scale (original: 1, MOS 0-100; pyiqa: 0.01); scores reported on the MOS scale
-        "ranking_loss_weight": 0.0,  # weight of a pairwise margin-ranking loss added to L1
-        "device": "auto",  # auto | cpu | cuda
-        "amp": True,  # bf16 autocast on CUDA
-        "compile": False,  # torch.compile the model
-        "log_every": 20,  # steps between progress lines in the log
+        "epochs": Key(10, "maximum epochs", gt=0),
+        "batch_size": Key(32, "patches per step", gt=0),
+        "lr": Key(5.0e-7, "backbone (and LDA) learning rate", gt=0),
+        "lr_ratio": Key(10.0, "hyper and target networks train at lr * lr_ratio", gt=0),
+        "lr_min": Key(0.0, "cosine floor for every group (seed: 1e-6, so a smaller lr rises towards it)", ge=0),
+        "optimizer": Key("adamw", "adamw (decoupled decay) | adam (coupled L2)", choices=("adamw", "adam")),
+        "weight_decay": Key(2.0e-4, "weight decay", ge=0),
+        "schedule": Key("cosine", "cosine | step", choices=("cosine", "step")),
+        "step_size": Key(6, "epochs between decays for `step`", gt=0),
+        "gamma": Key(0.1, "decay factor for `step`", gt=0),
+        "grad_clip": Key(None, "clip the gradient norm of all parameters to this (null: no clipping)",
+                         type=float, nullable=True, gt=0),
+        "patience": Key(3, "epochs without a selection-SRCC gain before stopping; null = never stop early",
+                        type=int, nullable=True, ge=1),
+        "select": Key("val", "val: keep the epoch with the best validation SRCC | test: the best test SRCC "
+                             "(the seed's and the original's protocol; optimistic)", choices=("val", "test")),
+        "loss": Key("l1", "l1 | l2 | rank | fidelity | srcc (see docs/losses.md)",
+                    choices=("l1", "l2", "rank", "fidelity", "srcc")),
+        "ranking_loss_weight": Key(0.0, "weight of a pairwise margin-ranking loss added to the loss", ge=0),
+        "label_scale": Key(1.0, "train on MOS * label_scale (original: 1; pyiqa: 0.01); scores are reported "
+                                "on the MOS scale", gt=0),
+        "shuffle_labels": Key(False, "permute the training labels (a control that must destroy learning)"),
+        "device": Key("auto", "auto | cpu | cuda", choices=("auto", "cpu", "cuda"), hashed=False),
+        "precision": Key("bf16", "bf16 autocast on CUDA, or fp32 (CPU always runs fp32)",
+                         choices=("bf16", "fp32")),
+        "compile": Key(False, "torch.compile the model", hashed=False),
+        "log_every": Key(20, "steps between progress lines in the log", gt=0, hashed=False),
     },
     "eval": {
-        "plcc": "raw",  # raw | logistic4 (4-parameter logistic fit before Pearson)
+        "plcc": Key("raw", "raw | logistic4 (4-parameter logistic fit before Pearson)",
+                    choices=("raw", "logistic4")),
     },
 }
-
-# Keys that do not change what a run computes, so they stay out of the config hash.
-UNHASHED = {("name",), ("data", "cache_dir"), ("train", "log_every")}
-
-CHOICES = {
-    ("model", "name"): {"swin_hyperiqa", "hyperiqa_resnet50"},
-    ("data", "split"): {"random", "official"},
-    ("train", "optimizer"): {"adamw", "adam"},
-    ("train", "schedule"): {"cosine", "step"},
-    ("train", "device"): {"auto", "cpu", "cuda"},
-    ("eval", "plcc"): {"raw", "logistic4"},
-}
-POSITIVE = {("train", "lr"), ("train", "label_scale"), ("train", "lr_ratio"), ("train", "epochs"), ("train", "batch_size"),
-            ("data", "patch_size"), ("data", "train_patches"), ("train", "step_size"), ("train", "log_every")}
-NULLABLE = {("train", "patience")}
-FRACTIONS = {("data", "test_fraction"), ("data", "val_fraction"), ("model", "drop_path_rate"),
-             ("model", "hyper_dropout"), ("model", "target_dropout")}
-
-
-class ConfigError(ValueError):
-    """A config key or value is wrong; the message names it."""
 
 
 def _flatten(d: dict, prefix: tuple = ()) -> dict[tuple, object]:
@@ -97,6 +129,12 @@ def _flatten(d: dict, prefix: tuple = ()) -> dict[tuple, object]:
     return out
 
 
+KEYS: dict[tuple, Key] = _flatten(SCHEMA)
+DEFAULTS: dict = {s: ({k: key.default for k, key in sec.items()} if isinstance(sec, dict) else sec.default)
+                  for s, sec in SCHEMA.items()}
+HASHED = tuple(".".join(p) for p, k in KEYS.items() if k.hashed)
+
+
 def _dotted(path: tuple) -> str:
     return ".".join(path)
 
@@ -104,7 +142,7 @@ def _dotted(path: tuple) -> str:
 def merge(base: dict, overrides: dict, where: str = "config") -> dict:
     """Deep-merge `overrides` into a copy of `base`; unknown keys raise with the closest valid key."""
     out = copy.deepcopy(base)
-    valid = {_dotted(p) for p in _flatten(DEFAULTS)} | {k for k in DEFAULTS}
+    valid = [_dotted(p) for p in KEYS] + list(SCHEMA)
 
     def walk(dst: dict, src: dict, prefix: tuple):
         for k, v in src.items():
@@ -121,6 +159,14 @@ def merge(base: dict, overrides: dict, where: str = "config") -> dict:
                 dst[k] = v
 
     walk(out, overrides or {}, ())
+    return out
+
+
+def merge_dicts(a: dict, b: dict) -> dict:
+    """Plain recursive merge of two override mappings (b wins); no validation."""
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = merge_dicts(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
 
 
@@ -166,50 +212,97 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def validate(cfg: dict) -> None:
-    flat = _flatten(cfg)
-    for path, default in _flatten(DEFAULTS).items():
-        v = flat.get(path)
-        name = _dotted(path)
-        if isinstance(default, bool) and not isinstance(v, bool):
-            raise ConfigError(f"'{name}' must be true or false, got {v!r}")
-        if path in NULLABLE and v is None:
-            continue
-        if _is_number(default) and not _is_number(v):
-            # YAML reads 5e-7 (no dot) as a string; accept anything float() reads.
-            try:
-                v = float(v) if isinstance(default, float) else int(v)
-            except (TypeError, ValueError):
-                raise ConfigError(f"'{name}' must be a number, got {v!r}") from None
-            _set(cfg, path, v)
-        if path in CHOICES and v not in CHOICES[path]:
-            raise ConfigError(f"'{name}' must be one of {sorted(CHOICES[path])}, got {v!r}")
-        if path in POSITIVE and not v > 0:
-            raise ConfigError(f"'{name}' must be > 0, got {v!r}")
-        if path in FRACTIONS and not 0 <= v < 1:
-            raise ConfigError(f"'{name}' must be in [0, 1), got {v!r}")
-    if cfg["train"]["weight_decay"] < 0:
-        raise ConfigError(f"'train.weight_decay' must be >= 0, got {cfg['train']['weight_decay']!r}")
-    patience = cfg["train"]["patience"]
-    if patience is not None and (not isinstance(patience, int) or patience < 1):
-        raise ConfigError(f"'train.patience' must be a positive integer or null, got {patience!r}")
-    resize = cfg["data"]["resize"]
-    if not (isinstance(resize, list) and len(resize) == 2 and all(isinstance(x, int) and x > 0 for x in resize)):
-        raise ConfigError(f"'data.resize' must be [width, height] in pixels, got {resize!r}")
-    if min(resize) < cfg["data"]["patch_size"]:
-        raise ConfigError(f"'data.patch_size' {cfg['data']['patch_size']} is larger than 'data.resize' {resize}")
-    from .crops import parse_crops  # local import: crops imports nothing from here
+def _checked(name: str, key: Key, v):
+    """The value, coerced where YAML read a number as a string; ConfigError when it breaks the key's rule."""
+    if v is None:
+        if key.nullable:
+            return v
+        raise ConfigError(f"'{name}' must not be null")
+    kind = key.kind
+    if kind is bool and not isinstance(v, bool):
+        raise ConfigError(f"'{name}' must be true or false, got {v!r}")
+    if kind in (int, float) and not _is_number(v):
+        try:  # YAML reads 5e-7 (no dot) as a string; accept anything float() reads
+            v = float(v) if kind is float else int(v)
+        except (TypeError, ValueError):
+            raise ConfigError(f"'{name}' must be a number, got {v!r}") from None
+    if kind is int and isinstance(v, float):
+        if not v.is_integer():
+            raise ConfigError(f"'{name}' must be a whole number, got {v!r}")
+        v = int(v)
+    if kind is str and not isinstance(v, str):
+        raise ConfigError(f"'{name}' must be a string, got {v!r}")
+    if kind is list and not (isinstance(v, list) and len(v) == key.length and all(map(_is_number, v))):
+        raise ConfigError(f"'{name}' must be a list of {key.length} numbers, got {v!r}")
+    if key.choices and v not in key.choices:
+        raise ConfigError(f"'{name}' must be one of {list(key.choices)}, got {v!r}")
+    for bound, ok, word in ((key.gt, lambda b: v > b, ">"), (key.ge, lambda b: v >= b, ">="),
+                            (key.lt, lambda b: v < b, "<")):
+        if bound is not None and not ok(bound):
+            raise ConfigError(f"'{name}' must be {word} {bound:g}, got {v!r}")
+    return v
 
+
+def _model_size(cfg: dict) -> str | None:
+    m = cfg["model"]
+    sizes = FAMILIES[m["name"]]
+    if m["size"] not in sizes:
+        return f"'model.size' for {m['name']} must be one of {list(sizes)}, got {m['size']!r}"
+    return None
+
+
+def _patch_is_model_input(cfg: dict) -> str | None:
+    need = input_size(cfg["model"])
+    if cfg["data"]["patch_size"] != need:
+        return (f"'data.patch_size' is {cfg['data']['patch_size']} but {cfg['model']['name']} size "
+                f"{cfg['model']['size']} takes {need} px patches")
+    return None
+
+
+def _patch_fits_image(cfg: dict) -> str | None:
+    resize, patch = cfg["data"]["resize"], cfg["data"]["patch_size"]
+    if min(resize) < patch or not all(isinstance(x, int) for x in resize):
+        return f"'data.resize' {resize} must be whole pixels, each at least 'data.patch_size' {patch}"
+    return None
+
+
+def parse_crops(spec: str) -> tuple[str, int]:
+    """'center' -> ('center', 1); 'random:20' -> ('random', 20); 'grid:25' -> ('grid', 25)."""
+    if spec == "center":
+        return "center", 1
+    kind, _, n = str(spec).partition(":")
+    if kind not in ("random", "grid") or not n.isdigit() or int(n) < 1:
+        raise ValueError(f"crop spec must be 'center', 'random:N' or 'grid:N' with N >= 1, got {spec!r}")
+    return kind, int(n)
+
+
+def _test_crops(cfg: dict) -> str | None:
     try:
         parse_crops(cfg["data"]["test_crops"])
     except ValueError as e:
-        raise ConfigError(f"'data.test_crops': {e}") from None
-    from .models import check_model_config
+        return f"'data.test_crops': {e}"
+    return None
 
-    try:
-        check_model_config(cfg["model"])
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+
+def _validation_to_select_on(cfg: dict) -> str | None:
+    if cfg["data"]["val_fraction"] == 0 and cfg["train"]["select"] == "val":
+        return "'data.val_fraction' is 0 but 'train.select' is 'val': nothing to select on"
+    return None
+
+
+RULES = (_model_size, _patch_is_model_input, _patch_fits_image, _test_crops, _validation_to_select_on)  # in order: each assumes the last
+
+
+def validate(cfg: dict) -> None:
+    """Check every key against its declaration, then the rules between keys; coerce numbers in place."""
+    flat = _flatten(cfg)
+    for path, key in KEYS.items():
+        value = _checked(_dotted(path), key, flat.get(path))
+        _set(cfg, path, value)
+    for rule in RULES:
+        problem = rule(cfg)
+        if problem:
+            raise ConfigError(problem)
 
 
 def _set(cfg: dict, path: tuple, value) -> None:
@@ -220,7 +313,7 @@ def _set(cfg: dict, path: tuple, value) -> None:
 
 def config_hash(cfg: dict) -> str:
     """sha256 of the canonical JSON of every key that changes what a run computes."""
-    hashed = {_dotted(p): v for p, v in _flatten(cfg).items() if p not in UNHASHED}
+    hashed = {_dotted(p): v for p, v in _flatten(cfg).items() if p in KEYS and KEYS[p].hashed}
     return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()
 
 

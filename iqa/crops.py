@@ -1,33 +1,33 @@
 """Where patches are cut from an image: test-time crop strategies and training crop sampling.
 
 Positions are (top, left) pairs. Random test crops are drawn from a generator seeded by the
-crop seed and the image's row in the label file, so every model sees the same crops.
+crop seed and the image's file name, so every model sees the same crops of an image, whatever
+the order it is scored in (a table, a split, or `iqa predict`).
 """
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import PurePath
 
 import torch
 
-
-def parse_crops(spec: str) -> tuple[str, int]:
-    """'center' -> ('center', 1); 'random:20' -> ('random', 20); 'grid:25' -> ('grid', 25)."""
-    if spec == "center":
-        return "center", 1
-    kind, _, n = str(spec).partition(":")
-    if kind not in ("random", "grid") or not n.isdigit() or int(n) < 1:
-        raise ValueError(f"crop spec must be 'center', 'random:N' or 'grid:N' with N >= 1, got {spec!r}")
-    return kind, int(n)
+from .config import parse_crops
 
 
-def test_positions(spec: str, height: int, width: int, patch: int, crop_seed: int, image_key: int) -> torch.Tensor:
+def image_key(name: str) -> int:
+    """A stable integer from an image's file name (folders ignored), to seed its test crops."""
+    return int.from_bytes(hashlib.sha256(PurePath(name).name.encode()).digest()[:6], "big")
+
+
+def test_positions(spec: str, height: int, width: int, patch: int, crop_seed: int, key: int) -> torch.Tensor:
     """(N, 2) tensor of (top, left) crop corners for one image."""
     kind, n = parse_crops(spec)
     max_y, max_x = height - patch, width - patch
     if kind == "center":
         return torch.tensor([[max_y // 2, max_x // 2]])
     if kind == "random":
-        g = torch.Generator().manual_seed(crop_seed * 1_000_003 + image_key)
+        g = torch.Generator().manual_seed(crop_seed * 1_000_003 + key)
         ys = torch.randint(0, max_y + 1, (n,), generator=g)
         xs = torch.randint(0, max_x + 1, (n,), generator=g)
         return torch.stack([ys, xs], dim=1)

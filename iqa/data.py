@@ -1,8 +1,9 @@
-"""KonIQ-10k-format datasets: label files, image folders, splits, hashes and the decoded-image cache.
+"""Datasets: the KonIQ-10k loader, the checks every loader shares, splits, hashes and the decoded-image cache.
 
-The official release ships `koniq10k_scores_and_distributions.csv` (`image_name`, `MOS_zscore`)
+The official KonIQ-10k release ships `koniq10k_scores_and_distributions.csv` (`image_name`, `MOS_zscore`)
 or `koniq10k_distributions_sets.csv` (`image_name`, `MOS`, `set`), and images under
 `1024x768/` or `512x384/`. The synthetic set (`iqa make-synthetic`) is written the same way.
+Loaders for other release formats are in `datasets.py`; all of them return a `Dataset`.
 """
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+from PIL import Image, ImageOps
+
+from .errors import DataError
 
 LABEL_FILES = (("koniq10k_scores_and_distributions.csv", "MOS_zscore"),
                ("koniq10k_distributions_sets.csv", "MOS"))
@@ -25,8 +29,28 @@ OFFICIAL_SETS = {"training": "train", "validation": "val", "test": "test"}
 CACHE_VERSION = "1"
 
 
-class DataError(ValueError):
-    """A dataset file, row or image is missing or malformed; the message names it."""
+RESIZE_MODES = ("stretch", "crop")
+
+
+@dataclass(frozen=True)
+class ResizePolicy:
+    """How every image of a dataset becomes the one (width, height) of the decoded-image cache.
+
+    - 'stretch': resize straight to (width, height). Right for KonIQ-10k, whose images are all 4:3.
+    - 'crop': keep the aspect ratio, as a photo viewer shows the image (EXIF orientation applied):
+      scale the image until it covers (width, height), then cut the centre. With a square size S x S
+      this is "shorter side to S, longer side centre-cropped to S", whatever the orientation.
+
+    `size` is the dataset's own (width, height); None leaves it to the caller (config `data.resize`).
+    """
+    mode: str = "stretch"
+    size: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if self.mode not in RESIZE_MODES:
+            raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {self.mode!r}")
+        if self.size is not None and not (len(self.size) == 2 and all(int(x) == x > 0 for x in self.size)):
+            raise ValueError(f"resize size must be (width, height) in pixels, got {self.size!r}")
 
 
 @dataclass
@@ -35,11 +59,89 @@ class Dataset:
     label_file: Path
     image_dir: Path
     names: list[str]
-    mos: np.ndarray  # float32, one per image, label-file order
+    mos: np.ndarray  # float32, one per image, label-file order; higher is better
     sets: list[str] | None  # official split ('train' | 'val' | 'test') when the file has a `set` column
+    resize_policy: ResizePolicy = ResizePolicy()
+    extra: pd.DataFrame | None = None  # the label file's other columns, one row per image, same order
 
     def path(self, i: int) -> Path:
         return self.image_dir / self.names[i]
+
+    def image_size(self, default: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) to decode to: the dataset's own size when its policy has one, else `default`."""
+        return self.resize_policy.size or tuple(default)
+
+
+def csv_row(i: int) -> str:
+    """Where table row i is in a CSV or spreadsheet with one header line, as an editor numbers lines."""
+    return f"row {i + 2}"
+
+
+def read_label_csv(label_file: Path, name_col: str) -> pd.DataFrame:
+    """A label CSV with its image-name column read as text (so `00001.jpg`-style names keep their zeros)."""
+    if not label_file.is_file():
+        raise DataError(f"label file not found: {label_file}")
+    try:
+        return pd.read_csv(label_file, dtype={name_col: str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{label_file}: not a readable CSV ({e})") from None
+
+
+def check_labels(label_file: Path, table: pd.DataFrame, name_col: str, score_col: str,
+                 row: Callable[[int], str] = csv_row) -> tuple[list[str], np.ndarray]:
+    """Image names and float32 scores of a label table, checked: both columns present, every name given
+    and listed once, every score a finite number. Errors name the file and `row(i)` of the bad row."""
+    missing = [c for c in (name_col, score_col) if c not in table.columns]
+    if missing:
+        raise DataError(f"{label_file}: missing column(s) {missing}; has {list(table.columns)}")
+    names = check_names(label_file, table[name_col], name_col, row)
+    return names, check_scores(label_file, table[score_col], score_col, names, row)
+
+
+def check_names(label_file: Path, column: pd.Series, name_col: str,
+                row: Callable[[int], str] = csv_row) -> list[str]:
+    """Every image named, and named once."""
+    names = column.reset_index(drop=True)
+    blank = names.isna() | (names.astype(str).str.strip() == "")
+    if blank.any():
+        i = int(np.flatnonzero(blank)[0])
+        raise DataError(f"{label_file}: {row(i)}: no image name in column {name_col!r}")
+    names = names.astype(str)
+    repeated = names.duplicated()
+    if repeated.any():
+        i = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero(names == names[i])[0])
+        raise DataError(f"{label_file}: {row(i)}: image {names[i]} is listed more than once "
+                        f"(first at {row(first)})")
+    return names.tolist()
+
+
+def check_scores(label_file: Path, column: pd.Series, score_col: str, names: list[str],
+                 row: Callable[[int], str] = csv_row) -> np.ndarray:
+    """Every score a finite number (in float32 too); returned as float32."""
+    raw = column.reset_index(drop=True)
+    mos = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(mos.astype(np.float32))  # also catches values too large for float32
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{label_file}: {row(i)} ({names[i]}): {score_col} is not a finite number: "
+                        f"{raw[i]!r}")
+    return mos.astype(np.float32)
+
+
+def check_images(label_file: Path, image_dir: Path, names: list[str],
+                 row: Callable[[int], str] = csv_row) -> None:
+    """Every listed image is a file inside `image_dir`: no path escapes it (`..`, absolute paths)."""
+    resolved = image_dir.resolve()
+    present = set(os.listdir(image_dir))
+    for i, name in enumerate(names):
+        p = (image_dir / name).resolve()
+        if not p.is_relative_to(resolved):
+            raise DataError(f"{label_file}: {row(i)}: image path {name!r} escapes the dataset root "
+                            f"{image_dir}")
+        if name not in present and not p.is_file():
+            raise DataError(f"{label_file}: {row(i)}: image not found: {image_dir / name}")
 
 
 def load_koniq(root: str | Path) -> Dataset:
@@ -55,32 +157,9 @@ def load_koniq(root: str | Path) -> Dataset:
     if image_dir is None:
         raise DataError(f"{root}: no image folder; expected one of {list(IMAGE_DIRS)}")
 
-    try:
-        table = pd.read_csv(label_file, dtype={"image_name": str})
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DataError(f"{label_file}: not a readable CSV ({e})") from None
-    missing = [c for c in ("image_name", mos_col) if c not in table.columns]
-    if missing:
-        raise DataError(f"{label_file}: missing column(s) {missing}; has {list(table.columns)}")
-    mos = pd.to_numeric(table[mos_col], errors="coerce")
-    bad = mos.isna() | ~np.isfinite(mos.fillna(0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{label_file}: row {i + 2} ({table['image_name'][i]}): "
-                        f"{mos_col} is not a finite number: {table[mos_col][i]!r}")
-    names = [str(n) for n in table["image_name"]]
-    dupes = table["image_name"][table["image_name"].duplicated()]
-    if len(dupes):
-        raise DataError(f"{label_file}: image {dupes.iloc[0]} is listed more than once")
-
-    resolved = image_dir.resolve()
-    present = set(os.listdir(image_dir))
-    for i, name in enumerate(names):
-        p = (image_dir / name).resolve()
-        if not p.is_relative_to(resolved):
-            raise DataError(f"{label_file}: row {i + 2}: image path {name!r} escapes the dataset root {image_dir}")
-        if name not in present and not p.is_file():
-            raise DataError(f"{label_file}: row {i + 2}: image not found: {image_dir / name}")
+    table = read_label_csv(label_file, "image_name")
+    names, mos = check_labels(label_file, table, "image_name", mos_col)
+    check_images(label_file, image_dir, names)
 
     sets = None
     if "set" in table.columns:
@@ -88,7 +167,7 @@ def load_koniq(root: str | Path) -> Dataset:
         if unknown:
             raise DataError(f"{label_file}: column 'set' has unknown value(s) {sorted(map(str, unknown))}")
         sets = [OFFICIAL_SETS[s] for s in table["set"]]
-    return Dataset(root, label_file, image_dir, names, mos.to_numpy(np.float32), sets)
+    return Dataset(root, label_file, image_dir, names, mos, sets)
 
 
 def dataset_hash(ds: Dataset) -> str:
@@ -118,8 +197,10 @@ def make_split(ds: Dataset, data_cfg: dict) -> dict[str, np.ndarray]:
     parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
     for part, idx in parts.items():
         if not idx:
+            if part == "val" and data_cfg["val_fraction"] == 0:
+                continue  # no validation part: a run selected on test (the original protocol)
             raise DataError(f"{ds.root}: the {part} part of the split is empty ({n} images)")
-    return {part: np.sort(np.array(idx)) for part, idx in parts.items()}
+    return {part: np.sort(np.array(idx, dtype=np.int64)) for part, idx in parts.items()}
 
 
 def split_hash(ds: Dataset, split: dict[str, np.ndarray]) -> str:
@@ -127,14 +208,18 @@ def split_hash(ds: Dataset, split: dict[str, np.ndarray]) -> str:
     return hashlib.sha256(json.dumps(names, sort_keys=True).encode()).hexdigest()
 
 
-def load_image(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """Decode one image to RGB uint8 (H, W, 3) at `size` = (width, height)."""
+def load_image(path: Path, size: tuple[int, int], mode: str = "stretch") -> np.ndarray:
+    """Decode one image to RGB uint8 (H, W, 3) at `size` = (width, height), by a `ResizePolicy` mode."""
     try:
         with Image.open(path) as im:
-            im.draft("RGB", size)  # JPEG: let the decoder downscale by 2/4/8 first (much faster)
-            im = im.convert("RGB")
-            if im.size != size:
-                im = im.resize(size, Image.BILINEAR)
+            # JPEG: let the decoder downscale by 2/4/8 first (much faster); it stays at least this large
+            im.draft("RGB", size if mode == "stretch" else (max(size),) * 2)
+            if mode == "crop":
+                im = ImageOps.fit(ImageOps.exif_transpose(im).convert("RGB"), size, Image.BILINEAR)
+            else:
+                im = im.convert("RGB")
+                if im.size != size:
+                    im = im.resize(size, Image.BILINEAR)
             return np.asarray(im)
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
@@ -150,14 +235,28 @@ def cache_path(ds: Dataset, ds_hash: str, size: tuple[int, int], cache_dir: str 
     key = hashlib.sha256(ds_hash.encode())
     for i in range(len(ds.names)):
         key.update(str(ds.path(i).stat().st_mtime_ns).encode())
-    return base / f"{ds_hash[:12]}-{key.hexdigest()[:8]}-{size[0]}x{size[1]}-v{CACHE_VERSION}.npy"
+    mode = ds.resize_policy.mode
+    tag = "" if mode == "stretch" else f"-{mode}"  # stretch caches keep their names from before policies
+    return base / f"{ds_hash[:12]}-{key.hexdigest()[:8]}-{size[0]}x{size[1]}{tag}-v{CACHE_VERSION}.npy"
+
+
+def write_at(fd: int, data: np.ndarray, offset: int) -> None:
+    """Write all of `data` at `offset` of an open file (os.pwrite may write less than asked)."""
+    view = memoryview(np.ascontiguousarray(data)).cast("B")
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
 
 
 def decoded_images(ds: Dataset, ds_hash: str, size: tuple[int, int], cache_dir=None,
                    workers: int | None = None) -> np.ndarray:
     """All images decoded and resized once: a (N, H, W, 3) uint8 array, memory-mapped from the cache.
 
+    `size` is (width, height); each image gets there by the dataset's `resize_policy` mode (pass
+    `ds.image_size(default)` to use the dataset's own size where it has one).
+
     Built in parallel on first use and reused by every later run on the same dataset and size.
+    Building streams: each thread holds one decoded image at a time, whatever the number of images.
     The file appears atomically, so concurrent runs never read a half-written cache.
     """
     path = cache_path(ds, ds_hash, size, cache_dir)
@@ -168,19 +267,23 @@ def decoded_images(ds: Dataset, ds_hash: str, size: tuple[int, int], cache_dir=N
             return arr
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    os.close(fd)
     try:
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        # Header and (sparse) size via numpy; pixels by positioned writes, not through a writable map:
+        # a map keeps every written page resident in this process, the whole cache by the end.
+        offset = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape).offset
+        per_image = size[0] * size[1] * 3
 
         def fill(i: int) -> None:
-            arr[i] = load_image(ds.path(i), size)
+            write_at(fd, load_image(ds.path(i), size, ds.resize_policy.mode), offset + i * per_image)
 
         with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
             list(pool.map(fill, range(len(ds.names))))
-        arr.flush()
-        del arr
+        os.close(fd)
+        fd = None
         os.replace(tmp, path)
     finally:
+        if fd is not None:
+            os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
     return np.load(path, mmap_mode="r")

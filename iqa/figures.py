@@ -1,4 +1,8 @@
-"""Paper figures (PDF and PNG) drawn from the tables and run outputs, never from typed-in numbers."""
+"""Paper figures (PDF and PNG) drawn from the tables and run outputs, never from typed-in numbers.
+
+Each function takes its catalogue entry (`spec`: name, caption, the table it reads), the table builder
+(runs of the study) and the built tables by name.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,82 +29,120 @@ def empty(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"no finished runs for {what}", ha="center", va="center", transform=ax.transAxes)
 
 
-def ablation_waterfall(t: Table, out: Path) -> None:
-    """Bars from the first row's SRCC, one step per added component, with paired 95% CIs."""
-    df = t.frame()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if df.empty or df["srcc_mean"].isna().all():
-        empty(ax, "the ablation")
-    else:
+def _out(b: Builder) -> Path:
+    return b.results / "figures"
+
+
+def _best_of(b: Builder) -> str:
+    return (b.cfg.get("tables") or {}).get("best_of") or next(iter(b.study.cells))
+
+
+def ablation_waterfall(spec, b: Builder, built: dict) -> None:
+    """SRCC and PLCC panels: bars from the first row's mean, one step per added component, paired 95% CIs."""
+    df = built[spec.arg].frame()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, m in zip(axes, ("srcc", "plcc")):
+        if df.empty or df[f"{m}_mean"].isna().all():
+            empty(ax, "the ablation")
+            continue
         labels = list(df.index)
-        level = df["srcc_mean"].iloc[0]
+        level = df[f"{m}_mean"].iloc[0]
         ax.bar(0, level, color="grey")
         for i, row in enumerate(labels[1:], start=1):
-            d = df.loc[row, "srcc_delta_vs_prev"]
-            err = [[d - df.loc[row, "srcc_ci_low_vs_prev"]], [df.loc[row, "srcc_ci_high_vs_prev"] - d]]
-            ax.bar(i, d, bottom=level, color="tab:green" if d >= 0 else "tab:red",
-                   yerr=np.nan_to_num(err), capsize=4)
+            d = df.loc[row, f"{m}_mean"] - df[f"{m}_mean"].iloc[i - 1]
+            if m == "srcc":  # the paired delta and its CI (PLCC steps are shown as differences of means)
+                d = df.loc[row, "srcc_delta_vs_prev"]
+                err = np.nan_to_num([[d - df.loc[row, "srcc_ci_low_vs_prev"]], [df.loc[row, "srcc_ci_high_vs_prev"] - d]])
+            else:
+                err = None
+            ax.bar(i, d, bottom=level, color="tab:green" if d >= 0 else "tab:red", yerr=err, capsize=4)
             level += d
         ax.set_xticks(range(len(labels)), labels)
-        lo = np.nanmin(df["srcc_mean"]) - 0.05
-        ax.set_ylim(max(lo, -1), min(np.nanmax(df["srcc_mean"]) + 0.05, 1))
-    ax.set_ylabel("test SRCC (mean over splits)")
-    ax.set_title("Forward ablation")
-    save(fig, out, "ablation_waterfall")
+        lo, hi = np.nanmin(df[f"{m}_mean"]), np.nanmax(df[f"{m}_mean"])
+        ax.set_ylim(max(lo - 0.05, -1), min(hi + 0.05, 1))
+        ax.set_ylabel(f"test {m.upper()} (mean over splits)")
+    fig.suptitle("Forward ablation")
+    save(fig, _out(b), spec.name)
 
 
-def lr_sensitivity(t: Table, out: Path) -> None:
-    df = t.frame()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    if df.empty or df["srcc_mean"].isna().all():
-        empty(ax, "the lr sweep")
+def bars_and_scatter(spec, b: Builder, built: dict) -> None:
+    """Left: test SRCC and PLCC per row (median, bars) with the paired 95% CI of SRCC vs the first row;
+    right: SRCC against PLCC of every run, one colour per row."""
+    df = built[spec.arg].frame()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    if df.empty or df["srcc_median"].isna().all():
+        empty(a1, spec.arg)
     else:
-        lrs = df.index.astype(float)
-        ax.errorbar(lrs, df["srcc_mean"], yerr=df["srcc_std"].fillna(0), marker="o", capsize=3)
-        ax.set_xscale("log")
-    ax.set_xlabel("backbone learning rate")
-    ax.set_ylabel("test SRCC (mean ± std)")
-    save(fig, out, "lr_sensitivity")
+        x = np.arange(len(df))
+        a1.bar(x - 0.2, df["srcc_median"], 0.4, label="SRCC")
+        a1.bar(x + 0.2, df["plcc_median"], 0.4, label="PLCC")
+        a1.set_xticks(x, df.index, rotation=20)
+        lo = np.nanmin(df[["srcc_median", "plcc_median"]].to_numpy())
+        a1.set_ylim(max(lo - 0.1, -1), 1)
+        a1.legend(fontsize=7)
+        for row in df.index:
+            ids = list(b.split_runs(row).values()) if row in b.study.cells else []
+            a2.scatter([b.value(r, "srcc") for r in ids], [b.value(r, "plcc") for r in ids], label=row, s=18)
+        a2.legend(fontsize=7)
+    a1.set_ylabel("test correlation (median over splits)")
+    a2.set(xlabel="test SRCC", ylabel="test PLCC", title="one point per run")
+    save(fig, _out(b), spec.name)
 
 
-def model_size(t: Table, out: Path) -> None:
-    df = t.frame()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+def sweep_curve(spec, b: Builder, built: dict) -> None:
+    """Test SRCC and PLCC (mean ± std) and validation SRCC across the swept values; the value chosen on
+    validation is circled. Numeric values spanning a decade or more get a log axis."""
+    df = built[spec.arg].frame()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
     if df.empty or df["srcc_mean"].isna().all():
-        empty(ax, "the size sweep")
+        empty(ax, spec.name)
     else:
-        ax.errorbar(df["params_m"], df["srcc_mean"], yerr=df["srcc_std"].fillna(0), fmt="o", capsize=3)
-        for name, row in df.iterrows():
-            ax.annotate(name, (row["params_m"], row["srcc_mean"]), textcoords="offset points", xytext=(5, 5))
-    ax.set_xlabel("parameters (M)")
-    ax.set_ylabel("test SRCC (mean ± std)")
-    save(fig, out, "model_size")
+        try:
+            x = df.index.astype(float).to_numpy()
+            log = x.min() > 0 and x.max() / x.min() >= 10
+        except ValueError:
+            x, log = np.arange(len(df)), False
+            ax.set_xticks(x, df.index)
+        ax.errorbar(x, df["srcc_mean"], yerr=df["srcc_std"].fillna(0), marker="o", capsize=3, label="test SRCC")
+        ax.errorbar(x, df["plcc_mean"], yerr=df["plcc_std"].fillna(0), marker="s", capsize=3, label="test PLCC")
+        ax.plot(x, df["val_srcc_median"], "k--", marker=".", label="validation SRCC (median)")
+        chosen = (df["chosen"] == "yes").to_numpy()
+        ax.scatter(x[chosen], df["val_srcc_median"][chosen], s=150, facecolors="none", edgecolors="red",
+                   label="chosen on validation")
+        if log:
+            ax.set_xscale("log")
+        ax.legend(fontsize=7)
+    ax.set_xlabel(b.cfg["sweeps"][spec.source.split(".")[1]]["key"])
+    ax.set_ylabel("correlation with MOS")
+    save(fig, _out(b), spec.name)
 
 
-def training_curves(b: Builder, experiment: str, results: Path, out: Path) -> None:
+def training_curves(spec, b: Builder, built: dict) -> None:
+    experiment = _best_of(b)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.5))
     ids = b.split_runs(experiment) if experiment in b.study.cells else {}
     for k, rid in ids.items():
-        h = pd.read_csv(results / "runs" / rid / "history.csv")
+        h = pd.read_csv(b.results / "runs" / rid / "history.csv")
         a1.plot(h["epoch"], h["train_loss"], marker=".", label=f"split {k}")
         a2.plot(h["epoch"], h["val_srcc"], marker=".", label=f"split {k}")
     if not ids:
         empty(a1, experiment)
-    a1.set(xlabel="epoch", ylabel="train L1 loss", title=f"{experiment}: training loss")
+    a1.set(xlabel="epoch", ylabel="train loss", title=f"{experiment}: training loss")
     a2.set(xlabel="epoch", ylabel="validation SRCC", title=f"{experiment}: validation SRCC")
     a2.legend(fontsize=7)
-    save(fig, out, "training_curves")
+    save(fig, _out(b), spec.name)
 
 
-def _predictions(b: Builder, experiment: str, results: Path) -> pd.DataFrame:
+def _predictions(b: Builder, experiment: str) -> pd.DataFrame:
     ids = b.split_runs(experiment) if experiment in b.study.cells else {}
-    frames = [pd.read_csv(results / "runs" / rid / "predictions.csv").assign(split=k) for k, rid in ids.items()]
+    frames = [pd.read_csv(b.results / "runs" / rid / "predictions.csv").assign(split=k) for k, rid in ids.items()]
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
-def attention_weights(b: Builder, experiment: str, results: Path, out: Path) -> None:
+def attention_weights(spec, b: Builder, built: dict) -> None:
     """Mean scale weight per MOS quintile: which stage the model trusts at each quality level."""
-    p = _predictions(b, experiment, results)
+    experiment = _best_of(b)
+    p = _predictions(b, experiment)
     cols = [c for c in p.columns if c.startswith("attention_stage")]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     if p.empty or not cols:
@@ -113,11 +155,12 @@ def attention_weights(b: Builder, experiment: str, results: Path, out: Path) -> 
         ax.set_xlabel("MOS quintile (test images, all splits)")
         ax.set_ylabel("mean attention weight")
     ax.set_title(f"{experiment}: scale attention by quality")
-    save(fig, out, "attention_weights")
+    save(fig, _out(b), spec.name)
 
 
-def pred_vs_mos(b: Builder, experiment: str, results: Path, out: Path) -> None:
-    p = _predictions(b, experiment, results)
+def pred_vs_mos(spec, b: Builder, built: dict) -> None:
+    experiment = _best_of(b)
+    p = _predictions(b, experiment)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     if p.empty:
         empty(ax, experiment)
@@ -125,19 +168,22 @@ def pred_vs_mos(b: Builder, experiment: str, results: Path, out: Path) -> None:
         for k, g in p.groupby("split"):
             ax.scatter(g["mos"], g["pred"], s=8, alpha=0.6, label=f"split {k}")
         ax.legend(fontsize=7)
-    ax.set(xlabel="MOS", ylabel="predicted score", title=f"{experiment}: test predictions")
-    save(fig, out, "pred_vs_mos")
+    ax.set(xlabel="MOS", ylabel="predicted score (MOS scale)", title=f"{experiment}: test predictions")
+    save(fig, _out(b), spec.name)
 
 
-def contribution_chart(t: Table, out: Path) -> None:
-    df = t.frame()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def contribution_chart(spec, b: Builder, built: dict) -> None:
+    """Each component's SRCC change with its 95% CI: Shapley values, interaction, total, one-at-a-time."""
+    df = built[spec.arg].frame()
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
     if df.empty or "srcc_delta_x100" not in df or df["srcc_delta_x100"].isna().all():
         empty(ax, "contributions")
     else:
-        d = df["srcc_delta_x100"].dropna()
-        ax.barh(d.index, d.values, color=["tab:blue" if v >= 0 else "tab:red" for v in d.values])
+        d = df.dropna(subset=["srcc_delta_x100"])
+        err = np.nan_to_num([d["srcc_delta_x100"] - d["srcc_ci_low_x100"], d["srcc_ci_high_x100"] - d["srcc_delta_x100"]])
+        ax.barh(d.index, d["srcc_delta_x100"], xerr=err, capsize=3,
+                color=["tab:blue" if v >= 0 else "tab:red" for v in d["srcc_delta_x100"]])
         ax.axvline(0, color="black", lw=0.8)
         ax.invert_yaxis()
-    ax.set_xlabel("SRCC change (points x100)")
-    save(fig, out, "contributions")
+    ax.set_xlabel("SRCC change (points x100), 95% CI")
+    save(fig, _out(b), spec.name)

@@ -26,24 +26,24 @@ def gather_patches(images: torch.Tensor, index: torch.Tensor, corners: torch.Ten
     return images[index[:, None, None], rows, cols]
 
 
-def augment(x: torch.Tensor, flip: torch.Tensor, color_jitter: bool) -> torch.Tensor:
-    """(B, h, w, 3) uint8: horizontal flip where `flip`; then, if asked, ColorJitter(0.2, 0.2, 0.2, 0.1).
+def augment(x: torch.Tensor, flip: torch.Tensor, jitter: list[float] | None) -> torch.Tensor:
+    """(B, h, w, 3) uint8: horizontal flip where `flip`; then, if `jitter` strengths are given, ColorJitter.
 
     With colour jitter the result is float in [0, 255] (still channels last), ready for `normalize`.
     """
     flip = flip.to(x.device)
     if flip.any():
         x[flip] = x[flip].flip(2)
-    if color_jitter:
+    if jitter:
         # On CPU a few patches at a time stay in cache (a whole batch runs ~2x slower); on a GPU all at once.
         chunk = 4 if x.device.type == "cpu" else len(x)
-        x = torch.cat([batched_color_jitter(part.permute(0, 3, 1, 2).float().div_(255))
+        x = torch.cat([batched_color_jitter(part.permute(0, 3, 1, 2).float().div_(255), *jitter)
                        for part in x.split(chunk)]).mul_(255).permute(0, 2, 3, 1)
     return x
 
 
-def batched_color_jitter(x: torch.Tensor, brightness: float = 0.2, contrast: float = 0.2,
-                         saturation: float = 0.2, hue: float = 0.1) -> torch.Tensor:
+def batched_color_jitter(x: torch.Tensor, brightness: float, contrast: float, saturation: float,
+                         hue: float) -> torch.Tensor:
     """torchvision's ColorJitter on float (B, 3, h, w) in [0, 1], with factors drawn per patch.
 
     torchvision draws one set of factors per call, so jittering patch by patch costs a Python loop
@@ -89,3 +89,34 @@ def normalize(x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
     inv_std = torch.tensor(IMAGENET_STD, device=x.device).mul_(255).reciprocal_().view(view)
     x = x.sub_(mean).mul_(inv_std)  # in place: x is a copy made above, or augment's fresh output
     return x.permute(0, 3, 1, 2) if channels_last else x
+
+
+def load_parts(cfg: dict, device: torch.device) -> tuple[dict, dict]:
+    """Labels, split and decoded images of every split part, on `device`; and where they came from.
+
+    With `train.shuffle_labels` the training part's MOS are permuted (seeded): a control run that
+    must learn nothing. Validation and test labels stay true.
+    """
+    import numpy as np
+
+    from .crops import image_key
+    from .data import dataset_hash, decoded_images, load_koniq, make_split, split_hash
+
+    d = cfg["data"]
+    ds = load_koniq(d["root"])
+    ds_hash = dataset_hash(ds)
+    split = make_split(ds, d)
+    cache = decoded_images(ds, ds_hash, tuple(d["resize"]), d["cache_dir"])
+    parts = {}
+    for part, idx in split.items():
+        mos = ds.mos[idx]
+        if part == "train" and cfg["train"]["shuffle_labels"]:
+            mos = np.random.default_rng(cfg["seed"]).permutation(mos)
+        names = [ds.names[i] for i in idx]
+        parts[part] = {"images": torch.from_numpy(np.ascontiguousarray(cache[idx])).to(device),
+                       "mos": torch.from_numpy(mos).to(device), "names": names,
+                       "keys": [image_key(n) for n in names]}
+    info = {"dataset_root": str(d["root"]), "label_file": ds.label_file.name, "image_dir": ds.image_dir.name,
+            "dataset_hash": ds_hash, "split_hash": split_hash(ds, split),
+            **{f"n_{part}": len(idx) for part, idx in split.items()}}
+    return parts, info

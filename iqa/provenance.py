@@ -1,6 +1,7 @@
 """Where a run came from: code version, environment, machine and scheduler."""
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import socket
@@ -49,4 +50,35 @@ def machine(device: torch.device) -> dict:
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "slurm_node": os.environ.get("SLURMD_NODENAME"),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+def source_hash(package: Path = SOURCE_DIR / "iqa") -> str:
+    """sha256 over the library's .py files (path and bytes): the code that ran, even in a dirty tree."""
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(f"{path.relative_to(package)}\n".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def run_provenance(cfg: dict, model, device: torch.device, data_info: dict, history: list[dict],
+                   steps: int, started) -> dict:
+    """The record of where a finished run came from and what it cost."""
+    import datetime as dt
+
+    from . import config as config_mod
+    from .measure import gflops_per_patch, parameters
+
+    ended = dt.datetime.now(dt.timezone.utc)
+    train_seconds = sum(h["seconds"] for h in history)
+    patches = steps * cfg["train"]["batch_size"] * len(history)
+    return {
+        **git_state(), "source_hash": source_hash(), "config_hash": config_mod.config_hash(cfg), **data_info,
+        "seed": cfg["seed"], "versions": versions(), **machine(device),
+        "parameters": parameters(model),
+        "gflops_per_patch": gflops_per_patch(model, cfg["data"]["patch_size"], device),
+        "train_patches_per_second": round(patches / max(train_seconds, 1e-9), 2),
+        "start_time": started.isoformat(), "end_time": ended.isoformat(),
+        "wall_seconds": round((ended - started).total_seconds(), 3), "train_seconds": round(train_seconds, 3),
     }

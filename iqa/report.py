@@ -1,23 +1,22 @@
-"""Aggregate a study's runs into results/runs.csv, results/tables/ and results/figures/; audit one cell."""
+"""Aggregate a study's runs into results/runs.csv, every catalogued table and figure; audit one cell."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from . import figures
-from .data import DataError, dataset_hash, load_koniq
-from .config import DEFAULTS, diff
-from .metrics import correlations
-from .stats import cell
+from . import catalogue, tables
+from .errors import DataError
+from .runs import code_version, code_versions, load_runs, recompute, runs_table
+from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
 from .study import expand
-from .tables import Builder, Table, build_tables, load_runs, runs_table
 
 
 def current_dataset_hashes(study) -> dict[str, str | None]:
     """Data root -> hash of the dataset on disk now, or None when it is not here (runs then keep their own)."""
+    from .data import dataset_hash, load_koniq
+
     hashes = {}
     for root in sorted({cfg["data"]["root"] for cfg in study.runs.values()}):
         try:
@@ -27,82 +26,172 @@ def current_dataset_hashes(study) -> dict[str, str | None]:
     return hashes
 
 
-def aggregate(study_cfg: dict, results: str | Path) -> list[str]:
-    """Write every table and figure; returns the table names."""
+def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_tampered: bool = False) -> list[str]:
+    """Write runs.csv, every table and every figure the catalogue lists for this study; return table names."""
+    from . import figures
+
     results = Path(results)
     study = expand(study_cfg)
-    runs = load_runs(study, results, current_dataset_hashes(study))
+    runs = load_runs(study, results, current_dataset_hashes(study), strict=strict, mark_tampered=mark_tampered)
     runs_table(study, runs).to_csv(results / "runs.csv", index=False)
-    (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells}, indent=2))
-    tables = build_tables(study, study_cfg, runs, results)
-    for t in tables:
+    fac = study.factorial and {"factors": study.factorial["factors"],
+                               "cells": {"+".join(sorted(on)): e for on, e in study.factorial["cells"].items()}}
+    (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
+                                                   indent=2))
+    b = tables.Builder(study, study_cfg, runs, results)
+    built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in catalogue.tables(study_cfg)}
+    add_holm(built.values())
+    note_code_versions(built.values(), runs)
+    for t in built.values():
         t.write(results / "tables")
-    by_name = {t.name: t for t in tables}
-    b = Builder(study, runs)
-    groups = study_cfg.get("tables") or {}
-    best_of = groups.get("best_of") or (groups.get("ablation") or [None])[-1]
-    fig_dir = results / "figures"
-    figures.ablation_waterfall(by_name["ablation"], fig_dir)
-    figures.lr_sensitivity(by_name.get("lr_sweep") or Table("lr_sweep", ""), fig_dir)
-    figures.model_size(by_name.get("model_size") or Table("model_size", ""), fig_dir)
-    figures.training_curves(b, best_of, results, fig_dir)
-    figures.attention_weights(b, best_of, results, fig_dir)
-    figures.pred_vs_mos(b, best_of, results, fig_dir)
-    figures.contribution_chart(by_name["contributions"], fig_dir)
-    return [t.name for t in tables]
+    for spec in catalogue.figures(study_cfg):
+        getattr(figures, spec.build)(spec, b, built)
+    return list(built)
 
 
-def _run_metric(results: Path, rid: str, metric: str, plcc_mode: str) -> float:
-    """Recompute one run's test metric from its predictions.csv."""
-    p = pd.read_csv(results / "runs" / rid / "predictions.csv")
-    return correlations(p["pred"].to_numpy(), p["mos"].to_numpy(), plcc_mode)[metric]
+def add_holm(all_tables) -> None:
+    """Holm-adjusted p next to every raw p, over all distinct tests the study reports (a test shown in
+    several tables counts once)."""
+    tests: dict[tuple, list[tuple]] = {}
+    for t in all_tables:
+        for key, c in t.provenance.items():
+            if c["stat"] in ("p", "shapley_p") and not np.isnan(c["value"]):
+                ident = (tuple(c["runs"]), tuple(c["ref_runs"] or ()), c["metric"], c.get("factor"))
+                tests.setdefault(ident, []).append((t, key))
+    adjusted = holm([next(iter(cells))[0].provenance[next(iter(cells))[1]]["value"] for cells in tests.values()])
+    for adj, cells in zip(adjusted, tests.values()):
+        for t, key in cells:
+            row, col = key.split("|")
+            c = t.provenance[key]
+            t.put(row, col.replace("p", "p_holm", 1), float(adj), c["runs"], "holm", c["metric"], c["ref_runs"],
+                  family_size=len(tests))
+    for t in all_tables:
+        if any(c["stat"] == "holm" for c in t.provenance.values()):
+            t.note(f"p_holm: Holm-adjusted over all {len(tests)} distinct tests this study reports.")
+
+
+def note_code_versions(all_tables, runs: dict) -> None:
+    versions = code_versions(runs)
+    if len(versions) <= 1:
+        return
+    for t in all_tables:
+        used = {r for c in t.provenance.values() for r in (c["runs"] or []) + (c["ref_runs"] or [])}
+        per = {v: sorted(set(ids) & used) for v, ids in versions.items()}
+        per = {v: ids for v, ids in per.items() if ids}
+        if len(per) > 1:
+            t.note("runs from different code versions (commit/source hash): "
+                   + "; ".join(f"{v}: {', '.join(ids)}" for v, ids in per.items()))
+
+
+# --- audit ---------------------------------------------------------------------------------------
 
 
 def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
-    """Report the runs behind one cell and recompute it from their predictions; (text, still matches)."""
+    """The runs behind one cell, the cell recomputed from their predictions, and the published files
+    checked against their recorded hashes; (text, everything matches)."""
     table_path = Path(table_path)
-    sidecar = table_path.with_name(table_path.name.split(".")[0] + ".provenance.json")
+    stem = table_path.name.split(".")[0]
+    sidecar = table_path.with_name(stem + ".provenance.json")
     if not sidecar.is_file():
         raise DataError(f"no provenance sidecar next to {table_path} (expected {sidecar})")
-    cells = json.loads(sidecar.read_text())["cells"]
+    side = json.loads(sidecar.read_text())
     key = f"{row}|{column}"
-    if key not in cells:
-        rows = sorted({k.split("|")[0] for k in cells})
-        cols = sorted({k.split("|")[1] for k in cells})
+    if key not in side["cells"]:
+        rows = sorted({k.split("|")[0] for k in side["cells"]})
+        cols = sorted({k.split("|")[1] for k in side["cells"]})
         raise DataError(f"{sidecar}: no cell row={row!r} column={column!r}; rows: {rows}; columns: {cols}")
-    c = cells[key]
+    c = side["cells"][key]
     results = table_path.parent.parent
-    lines = [f"{table_path.name} [{row}, {column}] = {c['value']} ({c['stat']} of {c['metric']})"]
-    study_file = results / "study.json"
-    base = json.loads(study_file.read_text())["base"] if study_file.is_file() else DEFAULTS
+    lines = [f"{stem} [{row}, {column}] = {c['value']} ({c['stat']} of {c['metric']})"]
+    ok = _check_files(table_path.parent, stem, side, lines)
     for role, ids in (("run", c["runs"]), ("reference run", c["ref_runs"] or [])):
         for rid in ids:
-            mpath = results / "runs" / rid / "metrics.json"
-            if not mpath.is_file():
-                lines.append(f"  {role} {rid}: metrics.json missing")
-                continue
-            m = json.loads(mpath.read_text())
-            p = m["provenance"]
-            lines.append(f"  {role} {rid}: split {m['config']['data']['split_index']} seed {p['seed']} "
-                         f"commit {p['git_commit']} dirty {p['git_dirty']} dataset {p['dataset_hash'][:12]} "
-                         f"split {p['split_hash'][:12]} test {c['metric']}={m['test'].get(c['metric'] or '', '')}")
-            changed = {k: v[1] for k, v in diff(m["config"], base).items() if k != "name"}
-            lines.append(f"    config vs study base: {changed}")
-            lines.append(f"    checkpoint {mpath.parent / 'model.safetensors'}  log {mpath.parent / 'train.log'}")
-    recomputable = c["stat"] in ("median", "mean", "std", "delta", "ci_low", "ci_high", "p") and c["metric"] in (
-        "srcc", "plcc", "krcc", "rmse")
-    if not recomputable:
-        lines.append("  (derived cell, not a per-run test statistic: shown from the runs' records)")
-        return "\n".join(lines), True
-    plcc_mode = "raw"
-    first = results / "runs" / c["runs"][0] / "metrics.json"
-    if first.is_file():
-        plcc_mode = json.loads(first.read_text())["config"]["eval"]["plcc"]
-    vals = [_run_metric(results, r, c["metric"], plcc_mode) for r in c["runs"]]
-    refs = [_run_metric(results, r, c["metric"], plcc_mode) for r in c["ref_runs"]] if c["ref_runs"] else None
-    value = cell(c["stat"], vals, refs)
-    if column.endswith("_x100"):
-        value *= 100
-    same = bool(np.isclose(value, c["value"], rtol=1e-9, atol=1e-9, equal_nan=True))
+            ok &= _describe_run(results / "runs" / rid, role, c["metric"], lines)
+    value = recompute_cell(results, c)
+    if value is None:
+        lines.append("  (label or quoted cell: nothing to recompute)")
+        return "\n".join(lines), ok
+    same = bool(np.isclose(value, c["value"], rtol=1e-9, atol=1e-12, equal_nan=True))
     lines.append(f"recomputed from predictions.csv: {value} -> {'matches' if same else 'DOES NOT MATCH'}")
-    return "\n".join(lines), same
+    return "\n".join(lines), ok and same
+
+
+def _check_files(folder: Path, stem: str, side: dict, lines: list[str]) -> bool:
+    from .record import sha256_file
+
+    ok = True
+    for ext, digest in (side.get("files") or {}).items():
+        path = folder / f"{stem}.{ext}"
+        if not path.is_file() or sha256_file(path) != digest:
+            lines.append(f"  PUBLISHED FILE CHANGED: {path} differs from the SHA-256 its provenance recorded")
+            ok = False
+    if not side.get("files"):
+        lines.append("  (provenance records no file hashes)")
+    return ok
+
+
+def _describe_run(run_dir: Path, role: str, metric: str | None, lines: list[str]) -> bool:
+    from .runs import tampering
+
+    mpath = run_dir / "metrics.json"
+    if not mpath.is_file():
+        lines.append(f"  {role} {run_dir.name}: metrics.json missing")
+        return False
+    m = json.loads(mpath.read_text())
+    p = m["provenance"]
+    lines.append(f"  {role} {run_dir.name}: split {m['config']['data']['split_index']} seed {p['seed']} "
+                 f"code {code_version(m)} dirty {p['git_dirty']} dataset {p['dataset_hash'][:12]} "
+                 f"split {p['split_hash'][:12]} selected on {m.get('selected_on', 'val')} "
+                 f"test {metric}={m['test'].get(metric or '', '')}")
+    problem = tampering(run_dir, m)
+    if problem:
+        lines.append(f"    TAMPERED: {problem}")
+    return problem is None
+
+
+def recompute_cell(results: Path, c: dict) -> float | None:
+    """A table cell recomputed from the runs' predictions.csv, the way the table computed it."""
+    stat, metric = c["stat"], c["metric"]
+    if stat in ("label", "quoted", "config", "history", "count") or metric not in ("srcc", "plcc", "krcc", "rmse"):
+        return None
+
+    def values(ids):
+        out = []
+        for rid in ids:
+            m = json.loads((results / "runs" / rid / "metrics.json").read_text())
+            part = c.get("part", "test")
+            out.append(recompute(results / "runs" / rid, m["config"]["eval"]["plcc"])[metric] if part == "test"
+                       else m[part][metric])
+        return out
+
+    scale = c.get("scale", 1.0)
+    if stat.startswith("shapley_") or stat == "holm":
+        return None if stat == "holm" else _recompute_shapley(results, c, values)
+    if stat in ("median", "mean", "std"):
+        return cell(stat, values(c["runs"]))
+    return paired_delta(values(c["runs"]), values(c["ref_runs"]))[stat] * scale
+
+
+def _recompute_shapley(results: Path, c: dict, values) -> float:
+    study = json.loads((results / "study.json").read_text())
+    fac = study.get("factorial")
+    if not fac:
+        raise DataError(f"{results / 'study.json'} has no factorial; cannot recompute a Shapley cell")
+    by_run = dict(zip(c["runs"], values(c["runs"])))
+    split_of = {rid: k for e in study["cells"].values() for k, rid in e.items()}
+    cells = {frozenset(on.split("+")) - {""}: exp for on, exp in fac["cells"].items()}
+    ks = sorted({split_of[r] for r in c["runs"]})
+    vals = {on: np.array([by_run[study["cells"][exp][str(k)]] for k in ks]) for on, exp in cells.items()}
+    factors = fac["factors"]
+    top, bottom = frozenset(factors), frozenset()
+    row = c["factor"]
+    if row in factors:
+        per = shapley(vals, factors)[row]
+    elif row.startswith("total"):
+        per = vals[top] - vals[bottom]
+    else:
+        per = interaction(vals, factors)
+    if c["stat"] == "shapley_share":
+        total = vals[top] - vals[bottom]
+        return float(per.mean() / total.mean())
+    return mean_difference(per)[c["stat"].removeprefix("shapley_")] * c.get("scale", 1.0)

@@ -4,6 +4,10 @@
     splits:      [0, 1, 2]  -> every experiment is run once per split (data.split_index and seed)
     experiments: {C3: {}, C2: {of: C3, model: {attention_fusion: false}}, ...}
     sweeps:      {lr: {of: C3, key: train.lr, values: [1e-7, 5e-7]}}  -> experiments lr=1e-07, ...
+    factorial:   {of: C3, factors: {multiscale: {model: {multiscale: false}}, ...}}
+                 -> every on/off combination as an experiment (each factor's value is the override that
+                 switches it OFF in `of`); combinations equal to declared experiments share their runs
+    experiments may carry `reseed: N`: the same runs under seed split_index + N (an A/A control)
 
 Runs whose resolved configs are identical are trained once: the run id is derived from the
 config hash, and every experiment that resolves to it points at the same run.
@@ -23,6 +27,7 @@ class Study:
     runs: dict[str, dict] = field(default_factory=dict)  # run id -> resolved config
     cells: dict[str, dict[int, str]] = field(default_factory=dict)  # experiment -> split -> run id
     splits: list[int] = field(default_factory=list)
+    factorial: dict | None = None  # {factors: [...], cells: {frozenset(factors on): experiment}}
 
     def run_ids(self, experiment: str) -> list[str]:
         return [self.cells[experiment][k] for k in self.splits]
@@ -36,16 +41,43 @@ def sweep_name(sweep: str, value) -> str:
 
 
 def declared_experiments(study_cfg: dict) -> dict[str, dict]:
-    """Experiments by name (sweeps expanded), each as {of, overrides}."""
+    """Experiments by name (sweeps and factorial cells expanded), each as {of, reseed, overrides}."""
     out = {}
     for name, spec in (study_cfg.get("experiments") or {}).items():
         spec = dict(spec or {})
-        out[str(name)] = {"of": spec.pop("of", None), "overrides": spec}
+        out[str(name)] = {"of": spec.pop("of", None), "reseed": spec.pop("reseed", 0), "overrides": spec}
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
         for value in spec["values"]:
-            out[sweep_name(sweep, value)] = {"of": spec.get("of"),
+            out[sweep_name(sweep, value)] = {"of": spec.get("of"), "reseed": 0,
                                              "overrides": config_mod.parse_override(f"{spec['key']}={value}")}
+    for name, (of, overrides, _) in factorial_cells(study_cfg).items():
+        out.setdefault(name, {"of": of, "reseed": 0, "overrides": overrides})
     return out
+
+
+def factorial_cells(study_cfg: dict) -> dict[str, tuple[str, dict, frozenset]]:
+    """Experiment name -> (of, overrides, factors on) for every on/off combination of the factorial."""
+    fac = study_cfg.get("factorial")
+    if not fac:
+        return {}
+    names = list(fac["factors"])
+    cells = {}
+    for mask in range(2 ** len(names)):
+        off = [f for i, f in enumerate(names) if mask >> i & 1]
+        overrides: dict = {}
+        for f in off:
+            overrides = config_mod.merge_dicts(overrides, fac["factors"][f])
+        name = fac["of"] + "".join(f"-no_{f}" for f in off)
+        cells[name] = (fac["of"], overrides, frozenset(set(names) - set(off)))
+    return cells
+
+
+def _factorial_map(study_cfg: dict) -> dict | None:
+    fac = study_cfg.get("factorial")
+    if not fac:
+        return None
+    cells = {on: name for name, (_, _, on) in factorial_cells(study_cfg).items()}
+    return {"factors": list(fac["factors"]), "cells": cells}
 
 
 def expand(study_cfg: dict) -> Study:
@@ -72,7 +104,7 @@ def expand(study_cfg: dict) -> Study:
         resolved[name] = cfg
         return cfg
 
-    study = Study(base=base, splits=list(study_cfg.get("splits") or [0]))
+    study = Study(base=base, splits=list(study_cfg.get("splits") or [0]), factorial=_factorial_map(study_cfg))
     by_hash: dict[str, str] = {}
     for name in declared:
         cfg = resolve(name)
@@ -80,7 +112,7 @@ def expand(study_cfg: dict) -> Study:
         study.cells[name] = {}
         for k in study.splits:
             readable = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{name}_s{k}")
-            run_cfg = config_mod.merge(cfg, {"name": readable, "seed": k,
+            run_cfg = config_mod.merge(cfg, {"name": readable, "seed": k + declared[name]["reseed"],
                                              "data": {"split_index": k}})
             h = config_mod.config_hash(run_cfg)
             if h not in by_hash:  # first declared experiment names a shared run

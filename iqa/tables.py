@@ -1,9 +1,8 @@
-"""Paper tables from run outputs: runs.csv and one CSV/Markdown/LaTeX table per paper table, each
-with a `<table>.provenance.json` mapping every cell to the runs and statistic behind it.
+"""Paper tables from run outputs: one builder per kind of table; `catalogue` says which tables a study has.
 
-A run enters a cell only if its metrics.json exists, its config hash matches the declared study
-and its dataset hash matches the dataset on disk. Missing and stale runs are listed in the table
-notes; runs from a dirty git tree are used but flagged.
+Each table is written as CSV, Markdown and LaTeX with a `<table>.provenance.json` mapping every cell
+to the runs and statistic behind it. A run enters a cell only if `runs.load_runs` found it usable;
+missing, stale and tampered runs are listed in the table notes.
 """
 from __future__ import annotations
 
@@ -15,67 +14,17 @@ import numpy as np
 import pandas as pd
 
 from . import config as config_mod
-from .stats import cell
+from .record import sha256_file
+from .stats import cell, interaction, mean_difference, paired_delta, shapley
 from .study import Study, sweep_name
 
 METRICS = ("srcc", "plcc")
-
-
-def load_runs(study: Study, results: Path, dataset_hashes: dict[str, str | None]) -> dict[str, dict]:
-    """Run id -> {status, metrics} for every run the study declares.
-
-    `dataset_hashes` maps each data root to its hash now (None: not on this machine, not checked).
-    """
-    runs = {}
-    for rid, cfg in study.runs.items():
-        path = results / "runs" / rid / "metrics.json"
-        if not path.is_file():
-            runs[rid] = {"status": "missing", "metrics": None}
-            continue
-        m = json.loads(path.read_text())
-        prov = m["provenance"]
-        if prov["config_hash"] != config_mod.config_hash(cfg):
-            status = "stale-config"
-        elif dataset_hashes.get(cfg["data"]["root"]) not in (None, prov["dataset_hash"]):
-            status = "stale-data"
-        elif prov.get("git_dirty"):
-            status = "dirty"
-        else:
-            status = "ok"
-        runs[rid] = {"status": status, "metrics": m}
-    return runs
-
-
-def usable(run: dict) -> bool:
-    return run["status"] in ("ok", "dirty")
-
-
-def runs_table(study: Study, runs: dict[str, dict]) -> pd.DataFrame:
-    rows = []
-    for rid, cfg in study.runs.items():
-        r = runs[rid]
-        m = r["metrics"] or {}
-        prov = m.get("provenance", {})
-        varied = config_mod.diff(cfg, study.base)
-        varied = {k: v for k, v in varied.items() if k not in ("name", "seed", "data.split_index")}
-        rows.append({
-            "run_id": rid, "experiments": ";".join(study.experiments_of(rid)),
-            "split": cfg["data"]["split_index"], "seed": cfg["seed"], "status": r["status"],
-            "varied": "; ".join(f"{k}={b}" for k, (_, b) in varied.items()),
-            **{f"test_{k}": m.get("test", {}).get(k) for k in ("srcc", "plcc", "krcc", "rmse", "n_images")},
-            "val_srcc": (m.get("val") or {}).get("srcc"), "best_epoch": m.get("best_epoch"),
-            "epochs_run": m.get("epochs_run"), "wall_seconds": prov.get("wall_seconds"),
-            "parameters": prov.get("parameters"), "gflops_per_patch": prov.get("gflops_per_patch"),
-            "train_patches_per_second": prov.get("train_patches_per_second"),
-            "git_commit": prov.get("git_commit"), "git_dirty": prov.get("git_dirty"),
-            "config_hash": prov.get("config_hash"), "dataset_hash": prov.get("dataset_hash"),
-            "split_hash": prov.get("split_hash"), "device": prov.get("device"),
-            "slurm_job_id": prov.get("slurm_job_id"),
-        })
-    return pd.DataFrame(rows)
-
-
-FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "train_loss", "share")  # 4 decimals (and "p")
+FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "test_", "train_loss", "share", "quoted", "p")
+DELTA_NOTE = ("Deltas: test-SRCC differences paired by split (same split, same seed) over the `pairs` splits "
+              "both rows finished; 95% CI and p from the paired t over those per-split differences: what is "
+              "resampled is the random 80/20 split of this dataset (and the seed). Calibrated by simulation at "
+              "3, 5 and 10 splits: see docs/statistics.md.")
+QUOTED_NOTE = "quoted_* columns are the numbers the seed study reported (single split), quoted, never measured here."
 
 
 def _shown(column: str, v) -> str:
@@ -87,7 +36,7 @@ def _shown(column: str, v) -> str:
     if isinstance(v, (float, np.floating)):
         if math.isnan(v):
             return "--"
-        return f"{v:.4f}" if column == "p" or column.startswith(FIXED_POINT) else f"{v:.4g}"
+        return f"{v:.4f}" if column.startswith(FIXED_POINT) else f"{v:.4g}"
     return str(v)
 
 
@@ -101,211 +50,269 @@ class Table:
         self.notes: list[str] = []
 
     def put(self, row: str, col: str, value, runs: list[str], stat: str, metric: str | None = None,
-            ref_runs: list[str] | None = None) -> None:
+            ref_runs: list[str] | None = None, **extra) -> None:
         self.rows.setdefault(row, {})[col] = value
-        self.provenance[f"{row}|{col}"] = {"runs": runs, "ref_runs": ref_runs, "metric": metric,
-                                           "stat": stat, "value": value}
+        self.provenance[f"{row}|{col}"] = {"runs": runs, "ref_runs": ref_runs, "metric": metric, "stat": stat,
+                                           "value": value, **extra}
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame.from_dict(self.rows, orient="index").rename_axis("row")
 
     def write(self, out: Path) -> None:
+        """CSV, Markdown and LaTeX (notes visible under the LaTeX table too), then the provenance sidecar
+        with the SHA-256 of each file, so an edit to a published table is detected by `iqa audit`."""
         out.mkdir(parents=True, exist_ok=True)
-        df = self.frame()
-        df.to_csv(out / f"{self.name}.csv")
-        notes = "".join(f"\n- {n}" for n in self.notes)
-        shown = pd.DataFrame.from_dict({row: {c: _shown(c, v) for c, v in cols.items()} for row, cols in self.rows.items()},
+        self.frame().to_csv(out / f"{self.name}.csv")
+        shown = pd.DataFrame.from_dict({r: {c: _shown(c, v) for c, v in cols.items()} for r, cols in self.rows.items()},
                                        orient="index").rename_axis("row").fillna("--")
+        notes = "".join(f"\n- {n}" for n in self.notes)
         (out / f"{self.name}.md").write_text(
             f"**{self.caption}**\n\n{shown.to_markdown(disable_numparse=True, stralign='right')}\n{notes}\n")
         tex = shown.to_latex(caption=self.caption, label=f"tab:{self.name}", escape=True,
                              column_format="l" + "r" * len(shown.columns))
-        (out / f"{self.name}.tex").write_text(tex + "".join(f"% {n}\n" for n in self.notes))
-        sidecar = {"table": self.name, "caption": self.caption, "notes": self.notes, "cells": self.provenance}
+        tex_notes = "".join(f"\\par\\footnotesize {_tex_escape(n)}\n" for n in self.notes)
+        (out / f"{self.name}.tex").write_text(tex.replace("\\end{table}", tex_notes + "\\end{table}"))
+        files = {ext: sha256_file(out / f"{self.name}.{ext}") for ext in ("csv", "md", "tex")}
+        sidecar = {"table": self.name, "caption": self.caption, "notes": self.notes, "files": files,
+                   "cells": self.provenance}
         (out / f"{self.name}.provenance.json").write_text(json.dumps(sidecar, indent=2, default=str))
+
+
+def _tex_escape(text: str) -> str:
+    for a, b in (("\\", "\\textbackslash{}"), ("_", "\\_"), ("%", "\\%"), ("&", "\\&"), ("#", "\\#"),
+                 ("$", "\\$"), ("{", "\\{"), ("}", "\\}"), ("~", "\\~{}"), ("^", "\\^{}")):
+        text = text.replace(a, b) if a != "\\" else text.replace(a, "\x00")
+    return text.replace("\x00", "\\textbackslash{}")
 
 
 class Builder:
     """Fills tables from the study's usable runs, pairing rows by split for deltas."""
 
-    def __init__(self, study: Study, runs: dict[str, dict]):
-        self.study, self.runs = study, runs
+    def __init__(self, study: Study, study_cfg: dict, runs: dict[str, dict], results: Path):
+        self.study, self.cfg, self.runs, self.results = study, study_cfg, runs, results
 
     def split_runs(self, experiment: str) -> dict[int, str]:
-        return {k: rid for k, rid in self.study.cells[experiment].items() if usable(self.runs[rid])}
+        return {k: rid for k, rid in self.study.cells[experiment].items() if self.runs[rid]["usable"]}
 
-    def value(self, rid: str, metric: str) -> float:
-        return self.runs[rid]["metrics"]["test"][metric]
+    def value(self, rid: str, metric: str, part: str = "test") -> float:
+        return (self.runs[rid]["metrics"].get(part) or {}).get(metric, float("nan"))
 
-    def summary(self, t: Table, row: str, experiment: str, refs: dict[str, str] | None = None,
-                metrics=METRICS) -> None:
-        """Median, mean, std over splits; for each ref (label -> experiment) the paired SRCC delta."""
+    def note_gaps(self, t: Table, experiment: str) -> None:
+        for k, rid in self.study.cells[experiment].items():
+            r = self.runs[rid]
+            if r["status"] != "ok":
+                t.note(f"{experiment} split {k}: run {rid} is {r['status']}"
+                       f"{' (used, flagged)' if r['usable'] else ' (not used)'}")
+
+    def summary(self, t: Table, row: str, experiment: str, refs: dict[str, str] | None = None) -> None:
+        """Median, mean, std over splits of test SRCC/PLCC, validation SRCC beside them, the selection
+        protocol, the quoted number if the study declares one, and a paired delta to each ref."""
         have = self.split_runs(experiment)
         self.note_gaps(t, experiment)
         ids = list(have.values())
         t.put(row, "splits", len(ids), ids, "count")
-        for m in metrics:
+        for m in METRICS:
             vals = [self.value(r, m) for r in ids]
             for stat in ("median", "mean", "std"):
-                t.put(row, f"{m}_{stat}", cell(stat, vals) if vals else np.nan, ids, stat, m)
+                t.put(row, f"{m}_{stat}", cell(stat, vals), ids, stat, m)
+        t.put(row, "val_srcc_median", cell("median", [self.value(r, "srcc", "val") for r in ids]), ids, "median",
+              "srcc", part="val")
+        selected = sorted({self.runs[r]["metrics"].get("selected_on", "val") for r in ids}) or ["--"]
+        t.put(row, "selected_on", "/".join(selected), ids, "label")
+        if "test" in selected:
+            t.note(f"{row}: selected on the TEST set (best test-SRCC epoch, as the seed and the original did): "
+                   f"optimistic, see the selection table")
+        quoted = (self.cfg.get("reported") or {}).get(experiment) or {}
+        for m in METRICS:
+            if m in quoted:
+                t.put(row, f"quoted_{m}", float(quoted[m]), [], "quoted", m)
+                t.note(QUOTED_NOTE)
         for label, ref in (refs or {}).items():
-            other = self.split_runs(ref)
-            common = sorted(set(have) & set(other))
-            a, b = [have[k] for k in common], [other[k] for k in common]
-            va, vb = [self.value(r, "srcc") for r in a], [self.value(r, "srcc") for r in b]
-            for stat in ("delta", "ci_low", "ci_high", "p"):
-                v = cell(stat, va, vb) if common else np.nan
-                t.put(row, f"srcc_{stat}_vs_{label}", v, a, stat, "srcc", b)
+            self.delta(t, row, experiment, ref, f"_vs_{label}")
 
-    def note_gaps(self, t: Table, experiment: str) -> None:
-        for k, rid in self.study.cells[experiment].items():
-            status = self.runs[rid]["status"]
-            if status != "ok":
-                note = f"{experiment} split {k}: run {rid} is {status}"
-                note += " (used, flagged)" if status == "dirty" else " (not used)"
-                if note not in t.notes:
-                    t.notes.append(note)
-
-
-def _exists(study: Study, names: list[str]) -> list[str]:
-    return [n for n in names if n in study.cells]
+    def delta(self, t: Table, row: str, experiment: str, ref: str, suffix: str = "", metric: str = "srcc",
+              scale: float = 1.0) -> dict:
+        """Paired delta experiment - ref over common splits: delta, CI, p and the number of pairs."""
+        a, b = self.split_runs(experiment), self.split_runs(ref)
+        ks = sorted(set(a) & set(b))
+        ra, rb = [a[k] for k in ks], [b[k] for k in ks]
+        res = paired_delta([self.value(r, metric) for r in ra], [self.value(r, metric) for r in rb])
+        for stat in ("delta", "ci_low", "ci_high"):
+            t.put(row, f"{metric}_{stat}{suffix}", res[stat] * scale, ra, stat, metric, rb, scale=scale)
+        t.put(row, f"p{suffix}", res["p"], ra, "p", metric, rb)
+        t.put(row, f"pairs{suffix}", res["n_pairs"], ra, "count", metric, rb)
+        t.note(DELTA_NOTE)
+        return res
 
 
-def build_tables(study: Study, study_cfg: dict, runs: dict[str, dict], results: Path) -> list[Table]:
-    b = Builder(study, runs)
-    groups = study_cfg.get("tables") or {}
-    tables = []
-
-    def forward(name: str, caption: str, rows: list[str], first_ref: bool, prev_ref: bool):
-        t = Table(name, caption)
-        for i, e in enumerate(rows):
-            refs = {}
-            if prev_ref and i > 0:
-                refs["prev"] = rows[i - 1]
-            if first_ref and i > 0:
-                refs[rows[0]] = rows[0]
-            b.summary(t, e, e, refs)
-        t.notes.append("Deltas: paired over splits (same split, same seed); 95% percentile bootstrap CI of the "
-                       "mean SRCC difference; p from a paired t-test.")
-        tables.append(t)
-        return t
-
-    forward("main", "Main comparison on the test set (median, mean, std over splits)",
-            _exists(study, groups.get("main", [])), first_ref=True, prev_ref=False)
-    abl = _exists(study, groups.get("ablation", []))
-    forward("ablation", "Forward ablation: each component added in turn", abl, first_ref=True, prev_ref=True)
-    for key, caption in (("leave_one_out", "Leave-one-out: the full model without one component"),
-                         ("strategy", "Training and evaluation strategy ablations")):
-        rows = _exists(study, groups.get(key, []))
-        t = Table(key, caption)
-        for i, e in enumerate(rows):  # first row is the full model; deltas are paired against it
-            b.summary(t, e, e, {rows[0]: rows[0]} if i else None)
-        tables.append(t)
-
-    sweeps = study_cfg.get("sweeps") or {}
-    if "lr" in sweeps:
-        t = Table("lr_sweep", "Learning-rate sensitivity (backbone lr; head at lr x lr_ratio)")
-        ref = sweeps["lr"].get("of")
-        for v in sweeps["lr"]["values"]:
-            e = sweep_name("lr", v)
-            b.summary(t, f"{v:g}", e, {ref: ref} if ref else None)
-        tables.append(t)
-    if "size" in sweeps:
-        t = Table("model_size", "Backbone size: accuracy, parameters, GFLOPs per patch, measured training "
-                                "throughput")
-        for v in sweeps["size"]["values"]:
-            e = sweep_name("size", v)
-            b.summary(t, str(v), e)
-            ids = list(b.split_runs(e).values())
-            for col, key in (("params_m", "parameters"), ("gflops", "gflops_per_patch"),
-                             ("train_patches_per_s", "train_patches_per_second")):
-                vals = [runs[r]["metrics"]["provenance"].get(key) for r in ids]
-                vals = [v for v in vals if v is not None]
-                scale = 1e-6 if key == "parameters" else 1.0
-                t.put(str(v), col, cell("mean", vals) * scale if vals else np.nan, ids, "mean", key)
-        tables.append(t)
-
-    tables.append(contributions(b, abl, groups.get("contributions", {})))
-    tables.append(hyperparameters(study, runs, list(study.cells)))
-    tables.append(training_log(b, groups.get("best_of", abl[-1] if abl else None), results))
-    return tables
-
-
-def _delta_row(t: Table, b: Builder, row: str, exp: str, ref: str, splits: set | None = None):
-    """Paired SRCC change exp - ref (x100) with CI and p into `row`; returns (runs, ref runs, delta)."""
-    pa, pb = b.split_runs(exp), b.split_runs(ref)
-    ks = sorted(set(pa) & set(pb) & (splits if splits is not None else set(pa)))
-    a, r = [pa[k] for k in ks], [pb[k] for k in ks]
-    va, vr = [b.value(x, "srcc") for x in a], [b.value(x, "srcc") for x in r]
-    for stat in ("delta", "ci_low", "ci_high", "p"):
-        v = cell(stat, va, vr) if ks else np.nan
-        t.put(row, f"srcc_{stat}_x100" if stat != "p" else "p", v * 100 if stat != "p" else v, a, stat, "srcc", r)
-    return a, r, cell("delta", va, vr) if ks else np.nan
-
-
-def contributions(b: Builder, path: list[str], one_at_a_time: dict) -> Table:
-    """Measured contribution of each component: steps along the forward path telescope, so their shares of
-    the total add up to 100%; one-at-a-time effects (`one_at_a_time`: label -> [with, without]) are listed
-    separately because they overlap with the path and with each other."""
-    t = Table("contributions", "Contribution of each component (SRCC points, x100)")
-    if len(path) >= 2:
-        first, last = b.split_runs(path[0]), b.split_runs(path[-1])
-        common = sorted(set(first) & set(last))
-        total_a, total_b = [last[k] for k in common], [first[k] for k in common]
-        tv = [b.value(r, "srcc") for r in total_a]
-        tr = [b.value(r, "srcc") for r in total_b]
-        total = cell("delta", tv, tr) if common else np.nan
-        for prev, cur in zip(path, path[1:]):
-            row = f"{prev} -> {cur}"
-            a, r, delta = _delta_row(t, b, row, cur, prev, set(common))
-            share = delta / total if a and total else np.nan
-            t.put(row, "share_of_total", share, a + r, "share", "srcc", total_a + total_b)
-            t.put(row, "kind", "forward path", [], "label")
-        t.put(f"total {path[0]} -> {path[-1]}", "srcc_delta_x100", total * 100, total_a, "delta", "srcc", total_b)
-        t.put(f"total {path[0]} -> {path[-1]}", "share_of_total", 1.0 if common else np.nan, [], "label")
-    for label, (with_, without) in (one_at_a_time or {}).items():
-        if with_ not in b.study.cells or without not in b.study.cells:
-            continue
-        _delta_row(t, b, label, with_, without)
-        t.put(label, "kind", f"one at a time: {with_} vs {without}", [], "label")
-    t.notes.append("Attribution: the forward-path rows telescope (C0 -> ... -> full model), so their deltas sum "
-                   "to the total and their shares add up to 100%. One-at-a-time rows change a single setting of "
-                   "the full model; they overlap with the path and each other and take no share.")
+def comparison(spec, b: Builder) -> Table:
+    """Rows in declared order; every row after the first is paired against the first. Rows of different
+    networks also get their cost (parameters, GFLOPs per patch, training throughput)."""
+    t = Table(spec.name, spec.caption)
+    rows = _declared(b, spec)
+    for i, e in enumerate(rows):
+        b.summary(t, e, e, {rows[0]: rows[0]} if i else None)
+    if len({(b.study.experiments[e]["model"]["name"], b.study.experiments[e]["model"]["size"]) for e in rows}) > 1:
+        for e in rows:
+            cost_columns(t, b, e, e)
     return t
 
 
-HYPER_KEYS = ("model.name", "model.size", "model.multiscale", "model.attention_fusion", "model.pretrained",
-              "model.drop_path_rate", "model.hyper_dropout", "model.target_dropout", "data.resize",
-              "data.patch_size", "data.train_patches", "data.color_jitter", "data.test_crops", "train.epochs",
-              "train.batch_size", "train.lr", "train.lr_ratio", "train.optimizer", "train.weight_decay",
-              "train.schedule", "train.patience", "train.label_scale")
+def cost_columns(t: Table, b: Builder, row: str, experiment: str) -> None:
+    ids = list(b.split_runs(experiment).values())
+    for col, key, scale in (("params_m", "parameters", 1e-6), ("gflops", "gflops_per_patch", 1.0),
+                            ("train_patches_per_s", "train_patches_per_second", 1.0)):
+        vals = [b.runs[r]["metrics"]["provenance"].get(key) for r in ids]
+        vals = [x for x in vals if x is not None]
+        t.put(row, col, cell("mean", vals) * scale if vals else np.nan, ids, "mean", key, scale=scale)
 
 
-def hyperparameters(study: Study, runs: dict[str, dict], experiments: list[str]) -> Table:
-    """Settings read back from the metrics.json of runs that actually ran (never from the study file)."""
-    t = Table("hyperparameters", "Hyperparameters of the runs that produced the tables")
-    flat = config_mod._flatten
-    for e in experiments:
-        ids = [r for r in study.cells[e].values() if runs[r]["metrics"]]
+def forward_path(spec, b: Builder) -> Table:
+    """Each row paired against the previous row and against the first."""
+    t = Table(spec.name, spec.caption)
+    rows = _declared(b, spec)
+    for i, e in enumerate(rows):
+        refs = {"prev": rows[i - 1], rows[0]: rows[0]} if i > 1 else ({"prev": rows[0]} if i else None)
+        b.summary(t, e, e, refs)
+    return t
+
+
+def _declared(b: Builder, spec) -> list[str]:
+    rows = b.cfg["tables"][spec.source.split(".", 1)[1]]
+    missing = [r for r in rows if r not in b.study.cells]
+    if missing:
+        raise ValueError(f"tables.{spec.name}: experiment(s) {missing} are not declared")
+    return list(rows)
+
+
+def sweep(spec, b: Builder) -> Table:
+    """One row per value: test and validation SRCC, cost, delta to the sweep's origin; the value to use is
+    the one with the best VALIDATION SRCC (marked `chosen`), never picked on test."""
+    s = b.cfg["sweeps"][spec.arg]
+    t = Table(spec.name, f"{spec.caption} (median over splits; `chosen` = best validation SRCC)")
+    ref = s.get("of")
+    for v in s["values"]:
+        e = sweep_name(spec.arg, v)
+        row = f"{v:g}" if isinstance(v, float) else str(v)
+        b.summary(t, row, e, {ref: ref} if ref else None)
+        cost_columns(t, b, row, e)
+    val = {r: c.get("val_srcc_median", np.nan) for r, c in t.rows.items()}
+    finite = {r: v for r, v in val.items() if not math.isnan(v)}
+    for r in t.rows:
+        t.put(r, "chosen", "yes" if finite and r == max(finite, key=finite.get) else "", [], "label")
+    return t
+
+
+def contributions(spec, b: Builder) -> Table:
+    """Shapley value of each factor of the study's factorial (order-free, adds up to the total on every
+    split), their interaction, and one-at-a-time effects of single settings of the full model."""
+    t = Table(spec.name, spec.caption)
+    fac = b.study.factorial
+    per_split = {cells: b.split_runs(e) for cells, e in fac["cells"].items()}
+    ks = sorted(set.intersection(*(set(v) for v in per_split.values())))
+    absent = [f"{e} split {k}" for cells, e in fac["cells"].items() for k in b.study.splits
+              if k not in per_split[cells]]
+    if absent:
+        t.note(f"Shapley values use the {len(ks)} split(s) on which every factorial cell finished; "
+               f"missing: {', '.join(absent)}")
+    if ks:
+        _shapley_rows(t, b, fac, per_split, ks)
+    for label, (with_, without) in (b.cfg.get("tables", {}).get("contributions") or {}).items():
+        b.delta(t, label, with_, without, "_x100", scale=100)
+        t.put(label, "kind", f"one at a time: {with_} vs {without}", [], "label")
+    return t
+
+
+def _shapley_rows(t: Table, b: Builder, fac: dict, per_split: dict, ks: list[int]) -> None:
+    factors = fac["factors"]
+    runs = {cells: [per_split[cells][k] for k in ks] for cells in per_split}
+    values = {cells: np.array([b.value(r, "srcc") for r in ids]) for cells, ids in runs.items()}
+    all_runs = sorted({r for ids in runs.values() for r in ids})
+    top, bottom = frozenset(factors), frozenset()
+    total = values[top] - values[bottom]
+    phi = shapley(values, factors)
+    assert np.allclose(sum(phi.values()), total, atol=1e-9)  # Shapley efficiency, split by split
+    rows = {**{f: phi[f] for f in factors}, f"total {fac['cells'][bottom]} -> {fac['cells'][top]}": total}
+    if len(factors) == 2:
+        a, c = factors
+        rows[f"interaction {a} x {c}"] = interaction(values, factors)
+    total_res = mean_difference(total)
+    share_ok = total_res["ci_low"] > 0 or total_res["ci_high"] < 0
+    for row, per in rows.items():
+        res = mean_difference(per)
+        kind = "Shapley" if row in factors else row.split()[0]
+        for stat in ("delta", "ci_low", "ci_high"):
+            t.put(row, f"srcc_{stat}_x100", res[stat] * 100, all_runs, f"shapley_{stat}", "srcc", scale=100,
+                  factor=row)
+        t.put(row, "p", res["p"], all_runs, "shapley_p", "srcc", factor=row)
+        t.put(row, "pairs", res["n_pairs"], all_runs, "count")
+        share = float(per.mean() / total.mean()) if row in factors and share_ok else np.nan
+        t.put(row, "share_of_total", share, all_runs, "shapley_share", "srcc", factor=row)
+        t.put(row, "kind", kind, [], "label")
+    t.note(f"Shapley values over the {len(factors)}-factor factorial ({', '.join(factors)}), computed split by "
+           f"split on {len(ks)} split(s): they add up to the total on every split (checked to 1e-9). Shares are "
+           f"printed only when the total's 95% CI excludes zero" + ("." if share_ok else "; here it does not."))
+
+
+def controls(spec, b: Builder) -> Table:
+    """Each control against its reference, with what a working study must show: an A/A rerun's CI includes
+    zero, a planted harmful change's CI lies below zero."""
+    t = Table(spec.name, spec.caption)
+    for label, c in b.cfg["tables"]["controls"].items():
+        res = b.delta(t, label, c["run"], c["reference"])
+        t.put(label, "expect", c["expect"], [], "label")
+        lo, hi = res["ci_low"], res["ci_high"]
+        ok = {"zero inside CI": lo <= 0 <= hi, "CI below zero": hi < 0}[c["expect"]]
+        t.put(label, "outcome", "as expected" if ok else "NOT as expected", [], "label")
+    return t
+
+
+def selection_gap(spec, b: Builder) -> Table:
+    """Test-selected minus validation-selected SRCC, paired by split: how much a best-test-epoch number
+    owes to the protocol."""
+    t = Table(spec.name, spec.caption)
+    for val_exp, test_exp in b.cfg["tables"]["selection"].items():
+        b.summary(t, val_exp, val_exp)
+        b.summary(t, test_exp, test_exp)
+        b.delta(t, f"gap {test_exp} - {val_exp}", test_exp, val_exp)
+    return t
+
+
+HIDDEN_KEYS = ("name", "seed", "data.root", "data.split_index", "data.cache_dir", "train.device", "train.compile",
+               "train.log_every")
+
+
+def hyperparameters(spec, b: Builder) -> Table:
+    """Every schema key, read back from the metrics.json of runs that actually ran (never the study file)."""
+    t = Table(spec.name, spec.caption)
+    keys = [k for k in config_mod.KEYS if ".".join(k) not in HIDDEN_KEYS]
+    for e in b.study.cells:
+        ids = [r for r in b.study.cells[e].values() if b.runs[r]["metrics"]]
         if not ids:
             continue
-        cfg = flat(runs[ids[0]]["metrics"]["config"])
-        for key in HYPER_KEYS:
-            value = cfg.get(tuple(key.split(".")))
-            t.put(e, key, str(value) if isinstance(value, (list, bool)) or value is None else value, ids, "config")
+        cfg = config_mod._flatten(b.runs[ids[0]]["metrics"]["config"])
+        for key in keys:
+            value = cfg.get(key)
+            shown = str(value) if isinstance(value, (list, bool)) or value is None else value
+            t.put(e, ".".join(key), shown, ids, "config")
     return t
 
 
-def training_log(b: Builder, experiment: str | None, results: Path) -> Table:
-    """Per-epoch history of the run of `experiment` with the best validation SRCC (chosen on val, not test)."""
+def training_log(spec, b: Builder) -> Table:
+    """Per-epoch history of the best-VALIDATION run of the study's `best_of` experiment."""
+    experiment = (b.cfg.get("tables") or {}).get("best_of") or next(iter(b.study.cells))
     ids = list(b.split_runs(experiment).values()) if experiment in b.study.cells else []
     if not ids:
-        t = Table("training_log", "Per-epoch log of the best-validation run")
-        t.notes.append(f"no finished run of {experiment!r}")
+        t = Table(spec.name, spec.caption)
+        t.note(f"no finished run of {experiment!r}")
         return t
-    best = max(ids, key=lambda r: b.runs[r]["metrics"]["val"]["srcc"])
-    hist = pd.read_csv(results / "runs" / best / "history.csv")
-    t = Table("training_log", f"Per-epoch log of {experiment}'s best-validation run {best}")
+    best = max(ids, key=lambda r: np.nan_to_num(b.value(r, "srcc", "val"), nan=-np.inf))
+    hist = pd.read_csv(b.results / "runs" / best / "history.csv")
+    t = Table(spec.name, f"{spec.caption}: {experiment}, run {best}")
     for _, h in hist.iterrows():
         for col in hist.columns:
             if col != "epoch":

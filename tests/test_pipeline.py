@@ -19,7 +19,7 @@ def test_gather_patches_cuts_the_requested_windows():
 def test_flip_and_normalize():
     x = torch.randint(0, 256, (4, 8, 8, 3), dtype=torch.uint8)
     flip = torch.tensor([True, False, True, False])
-    out = augment(x.clone(), flip, color_jitter=False)
+    out = augment(x.clone(), flip, jitter=None)
     assert torch.equal(out[0], x[0].flip(1)) and torch.equal(out[1], x[1])
     z = normalize(out)
     assert z.shape == (4, 3, 8, 8) and z.is_contiguous()
@@ -47,9 +47,9 @@ def test_batched_color_jitter_is_torchvisions_maths_per_patch(op, fn):
 def test_color_jitter_is_seeded_and_stays_in_range():
     x = torch.randint(0, 256, (9, 16, 16, 3), dtype=torch.uint8)
     torch.manual_seed(3)
-    a = augment(x.clone(), torch.zeros(9, dtype=torch.bool), color_jitter=True)
+    a = augment(x.clone(), torch.zeros(9, dtype=torch.bool), jitter=[0.2, 0.2, 0.2, 0.1])
     torch.manual_seed(3)
-    b = augment(x.clone(), torch.zeros(9, dtype=torch.bool), color_jitter=True)
+    b = augment(x.clone(), torch.zeros(9, dtype=torch.bool), jitter=[0.2, 0.2, 0.2, 0.1])
     assert torch.equal(a, b)
     assert a.dtype == torch.float32 and a.shape == x.shape
     assert 0 <= a.min() and a.max() <= 255 and not torch.allclose(a, x.float())
@@ -57,10 +57,10 @@ def test_color_jitter_is_seeded_and_stays_in_range():
 
 def test_crop_positions_stay_inside_and_are_seeded():
     for spec in ("center", "random:7", "grid:9"):
-        pos = crops.test_positions(spec, 384, 512, 224, crop_seed=1, image_key=3)
+        pos = crops.test_positions(spec, 384, 512, 224, crop_seed=1, key=3)
         assert pos.shape[1] == 2 and (pos >= 0).all()
         assert (pos[:, 0] <= 384 - 224).all() and (pos[:, 1] <= 512 - 224).all()
-        assert torch.equal(pos, crops.test_positions(spec, 384, 512, 224, crop_seed=1, image_key=3))
+        assert torch.equal(pos, crops.test_positions(spec, 384, 512, 224, crop_seed=1, key=3))
     assert not torch.equal(crops.test_positions("random:7", 384, 512, 224, 1, 3),
                            crops.test_positions("random:7", 384, 512, 224, 1, 4))
     img, corners, flips = crops.train_positions(4, 3, 384, 512, 224, torch.Generator().manual_seed(0))

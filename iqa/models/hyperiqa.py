@@ -1,17 +1,23 @@
 """HyperIQA head on any four-stage timm backbone, with optional multi-scale and attention fusion.
 
 Su et al., "Blindly Assess Image Quality in the Wild Guided by a Self-Adaptive Hyper Network",
-CVPR 2020. With a ResNet-50 backbone at 224 px and both fusion switches off this is the
-original network (27.38M parameters): LDA taps after each stage give the 224-d target-net
-input, the hyper network turns the last stage's 7x7 map into the weights of a per-image
-target MLP 224 -> 112 -> 56 -> 28 -> 14 -> 1.
+CVPR 2020. With a ResNet-50 backbone at 224 px, both fusion switches off and the `original`
+head this is the original network (27,375,369 parameters): LDA taps after each stage give the
+224-d target-net input, the hyper network turns the last stage's 7x7 map into the weights of a
+per-image target MLP 224 -> 112 -> 56 -> 28 -> 14 -> 1.
 
 The Swin variant feeds the hyper network with all four stages pooled to 7x7 and concatenated
 (`multiscale`), optionally scaled by per-image softmax weights from the last stage
-(`attention_fusion`). Grids are fixed (LDA pools to 8/4/2/1, the hyper map to 7x7), so the
-head is identical at every backbone size; at 224 px these pools equal the original's.
+(`attention_fusion`). Grids are fixed at every backbone size (LDA pools to 8/4/2/1, the hyper
+map to 7x7); at 224 px these pools equal the original's.
+
+Two heads (`HEADS`) differ only in the widths and details a `HeadSpec` lists: `original` scales
+the HyperIQA head to the backbone's channels; `seed` is the Swin head the study's reported
+numbers come from (narrower reduce convs, dropout on the 112-channel map, small attention init).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -24,16 +30,36 @@ HYPER_CHANNELS = 112
 TARGET_DIMS = (224, 112, 56, 28, 14, 1)
 
 
-class LocalDistortionAware(nn.Module):
-    """1x1 conv (c -> c/16, none on the last stage), average pool, linear: one vector per stage."""
+@dataclass(frozen=True)
+class HeadSpec:
+    """What one head variant fixes; everything not listed here is shared."""
 
-    def __init__(self, channels: list[int]):
+    lda_widths: tuple[int, int, int] | None  # 1x1-conv widths of LDA taps 1-3; None: stage channels / 16
+    reduce_widths: tuple[int, ...]  # 1x1 convs from the hyper input down to the 112-channel map
+    dropout_after_reduce: bool  # hyper dropout on the 112-channel map, not on the hyper input
+    attention_init_std: float | None  # attention Linear weights N(0, std), biases 0; None: PyTorch default
+    attention_needs_multiscale: bool  # without multi-scale the attention module is not built
+
+
+HEADS = {
+    # HyperIQA's head (ResNet-50: C/16 = 16/32/64, 2048 -> 1024 -> 512 -> 112); attention whenever on.
+    "original": HeadSpec(None, (1024, 512), False, None, False),
+    # The seed system's Swin head: the same LDA widths at every size, C -> 512 -> 256 -> 112.
+    "seed": HeadSpec((16, 32, 64), (512, 256), True, 0.01, True),
+}
+
+
+class LocalDistortionAware(nn.Module):
+    """1x1 conv (none on the last stage), average pool, linear: one vector per stage."""
+
+    def __init__(self, channels: list[int], widths: tuple[int, int, int] | None):
         super().__init__()
+        widths = widths or tuple(max(1, c // 16) for c in channels[:3])
         self.convs = nn.ModuleList()
         self.fcs = nn.ModuleList()
         for i, (c, grid, out) in enumerate(zip(channels, LDA_GRIDS, LDA_OUT)):
             last = i == len(channels) - 1
-            mid = c if last else max(1, c // 16)
+            mid = c if last else widths[i]
             self.convs.append(nn.Identity() if last else nn.Conv2d(c, mid, 1, bias=False))
             self.fcs.append(nn.Linear(mid * grid * grid, out))
 
@@ -46,10 +72,15 @@ class LocalDistortionAware(nn.Module):
 class ScaleAttention(nn.Module):
     """Per-image softmax weights over the four stages, from the last stage's pooled features."""
 
-    def __init__(self, channels: int, n_scales: int = 4):
+    def __init__(self, channels: int, init_std: float | None, n_scales: int = 4):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(channels, 256), nn.ReLU(inplace=True), nn.Dropout(0.5),
                                  nn.Linear(256, n_scales))
+        if init_std is not None:  # near-zero logits: every stage starts at weight ~1/4
+            for m in self.mlp:
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, 0.0, init_std)
+                    nn.init.zeros_(m.bias)
 
     def forward(self, last: torch.Tensor) -> torch.Tensor:
         return self.mlp(last.mean(dim=(2, 3))).softmax(dim=1)
@@ -58,14 +89,13 @@ class ScaleAttention(nn.Module):
 class HyperNetwork(nn.Module):
     """Feature map -> weights and biases of the target MLP, one set per image."""
 
-    def __init__(self, in_channels: int, dropout: float):
+    def __init__(self, in_channels: int, dropout: float, spec: HeadSpec):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.reduce = nn.Sequential(
-            nn.Conv2d(in_channels, 1024, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(1024, 512, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(512, HYPER_CHANNELS, 1), nn.ReLU(inplace=True),
-        )
+        self.dropout_after_reduce = spec.dropout_after_reduce
+        widths = (in_channels, *spec.reduce_widths, HYPER_CHANNELS)
+        self.reduce = nn.Sequential(*[layer for c_in, c_out in zip(widths[:-1], widths[1:])
+                                      for layer in (nn.Conv2d(c_in, c_out, 1), nn.ReLU(inplace=True))])
         pairs = list(zip(TARGET_DIMS[:-1], TARGET_DIMS[1:]))
         cells = FEATURE_SIZE * FEATURE_SIZE
         # FC1-FC4 weights come from 3x3 convs read off the 7x7 grid; FC5's from a linear on the pooled vector.
@@ -78,7 +108,10 @@ class HyperNetwork(nn.Module):
             nn.init.kaiming_normal_(m.weight)
 
     def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        h = self.reduce(self.dropout(x))
+        if self.dropout_after_reduce:
+            h = self.dropout(self.reduce(x))
+        else:
+            h = self.reduce(self.dropout(x))
         pooled = h.mean(dim=(2, 3))
         b = x.shape[0]
         weights = [conv(h).reshape(b, o, i) for conv, (i, o) in zip(self.weight_convs, self.pairs)]
@@ -108,13 +141,14 @@ class HyperIQA(nn.Module):
     """Backbone (any timm model with four-stage `forward_intermediates`) + HyperIQA head."""
 
     def __init__(self, backbone: nn.Module, channels: list[int], multiscale: bool, attention_fusion: bool,
-                 hyper_dropout: float, target_dropout: float):
+                 hyper_dropout: float, target_dropout: float, head: HeadSpec = HEADS["original"]):
         super().__init__()
         self.backbone = backbone
         self.multiscale = multiscale
-        self.lda = LocalDistortionAware(channels)
-        self.attention = ScaleAttention(channels[-1]) if attention_fusion else None
-        self.hyper = HyperNetwork(sum(channels) if multiscale else channels[-1], hyper_dropout)
+        self.lda = LocalDistortionAware(channels, head.lda_widths)
+        with_attention = attention_fusion and (multiscale or not head.attention_needs_multiscale)
+        self.attention = ScaleAttention(channels[-1], head.attention_init_std) if with_attention else None
+        self.hyper = HyperNetwork(sum(channels) if multiscale else channels[-1], hyper_dropout, head)
         self.target = TargetNet(target_dropout)
         for m in self.lda.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):

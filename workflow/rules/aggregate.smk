@@ -9,7 +9,7 @@ rule aggregate:
         ],
         [f for f in table_files() if not f.endswith(".csv")],
         [
-            report(f, category="Figures", caption=f"../report/{Path(f).stem}.rst")
+            report(f, category="Figures", caption="../report/figures.rst")
             for f in expand("results/figures/{figure}.png", figure=FIGURES)
         ],
         expand("results/figures/{figure}.pdf", figure=FIGURES),

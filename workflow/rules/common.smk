@@ -1,28 +1,26 @@
 from pathlib import Path
 
+from iqa import catalogue
 from iqa.config import ConfigError
-from iqa.report import aggregate
 from iqa.study import expand as expand_study
 
+# Every run of the study is fully validated here, before any job starts (torch is not imported).
 try:
     STUDY = expand_study(config)
-except ConfigError as e:
+except (ConfigError, ValueError) as e:
     raise ValueError(f"invalid study config: {e}") from None
 
-TABLES = ["main", "ablation", "leave_one_out", "strategy", "contributions", "hyperparameters"]
-TABLES += [name for key, name in (("lr", "lr_sweep"), ("size", "model_size")) if key in config.get("sweeps", {})]
-TABLES += ["training_log"]
-FIGURES = ["ablation_waterfall", "lr_sensitivity", "model_size", "training_curves", "attention_weights",
-           "pred_vs_mos", "contributions"]
+TABLES = [t.name for t in catalogue.tables(config)]
+FIGURES = [f.name for f in catalogue.figures(config)]
 RESOURCES = config["resources"]["train"]
 
 
 def table_files():
-    return expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex", "provenance.json"])
+    return expand("results/tables/{table}.{ext}", table=TABLES, ext=catalogue.TABLE_FILES)
 
 
 def figure_files():
-    return expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"])
+    return expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=catalogue.FIGURE_FILES)
 
 
 def run_metrics():
@@ -37,4 +35,6 @@ def dataset_input(wildcards):
 
 
 def aggregate_now():
+    from iqa.report import aggregate
+
     aggregate(config, "results")

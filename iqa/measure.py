@@ -1,0 +1,57 @@
+"""Model cost, measured: parameters, FLOPs of one forward, latency and throughput.
+
+Shared by training (recorded in every run), `iqa bench` and the complexity table.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .device import autocast, synchronize
+
+
+def parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def gflops_per_patch(model, patch: int, device: torch.device) -> float:
+    """Matmul/conv/attention FLOPs (2 per multiply-add) of one patch forward, fp32, eval mode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, patch, patch, device=device))
+    model.train(was_training)
+    return round(counter.get_total_flops() / 1e9, 4)
+
+
+def time_loop(step, n_warmup: int, n_timed: int, device: torch.device) -> float:
+    """Seconds for `n_timed` calls of `step(i)` after `n_warmup` untimed ones."""
+    for i in range(n_warmup):
+        step(i)
+    synchronize(device)
+    tic = time.perf_counter()
+    for i in range(n_timed):
+        step(n_warmup + i)
+    synchronize(device)
+    return time.perf_counter() - tic
+
+
+@torch.inference_mode()
+def inference_seconds(model, patch: int, batch: int, device: torch.device, precision: str,
+                      n_warmup: int = 3, n_timed: int = 10) -> float:
+    """Median-free mean seconds of one eval-mode forward of `batch` patches."""
+    was_training = model.training
+    model.eval()
+    x = torch.randn(batch, 3, patch, patch, device=device)
+
+    def forward(_):
+        with autocast(device, precision):
+            model(x)
+
+    seconds = time_loop(forward, n_warmup, n_timed, device) / n_timed
+    model.train(was_training)
+    return seconds

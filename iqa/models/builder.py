@@ -1,0 +1,98 @@
+"""Build the network a config's `model` section describes, loading pretrained weights from local files only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+import torch.nn as nn
+
+from ..errors import WeightsMissing
+from .hyperiqa import HEADS, HyperIQA
+from .registry import FAMILIES, check_model_config
+
+
+def check_weights_tag(m: dict) -> None:
+    """A `model.weights_tag` must be one timm knows for the architecture (needs timm, so checked here)."""
+    tag = m.get("weights_tag")
+    if tag is not None:
+        arch = FAMILIES[m["name"]][m["size"]][0]
+        tags = [name.split(".", 1)[1] for name in timm.list_pretrained(f"{arch}.*")]
+        if tag not in tags:
+            raise ValueError(f"'model.weights_tag' for {arch} must be one of {tags}, got {tag!r}")
+
+
+def weights_name(m: dict) -> str:
+    """timm's `arch.tag` name of the backbone weights: `model.weights_tag`, or timm's default tag."""
+    arch = FAMILIES[m["name"]][m["size"]][0]
+    tag = m.get("weights_tag") or timm.models.get_pretrained_cfg(arch).tag
+    return f"{arch}.{tag}"
+
+
+def _pretrained_overlay(name: str, weights: str | None) -> dict:
+    """Where timm should read the ImageNet weights `name` (arch.tag) from, without touching the network."""
+    if weights:
+        if not Path(weights).is_file():
+            raise WeightsMissing(f"model.weights: file not found for {name}: {weights}")
+        return dict(file=str(weights))
+    from huggingface_hub import try_to_load_from_cache
+
+    hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(hub_id, filename)
+        if isinstance(path, str):
+            return dict(file=path)
+    raise WeightsMissing(
+        f"pretrained weights {name} ({hub_id}) are not in the local Hugging Face cache. "
+        f"Download them where there is network (`huggingface-cli download {hub_id}`) and copy the cache, "
+        f"or set model.weights to a local .safetensors/.pth file, or set model.pretrained: false.")
+
+
+def build_backbone(m: dict) -> tuple[nn.Module, list[int]]:
+    """The timm backbone a config's `model` section describes, and its four stage widths."""
+    check_model_config(m)
+    check_weights_tag(m)
+    overrides = FAMILIES[m["name"]][m["size"]][1]
+    name = weights_name(m)
+    kwargs = dict(num_classes=0, drop_path_rate=m["drop_path_rate"], **overrides)
+    if m["pretrained"]:
+        kwargs["pretrained_cfg_overlay"] = _pretrained_overlay(name, m["weights"])
+    backbone = timm.create_model(name, pretrained=m["pretrained"], **kwargs)
+    # Only the four stages feed the head: drop timm's classifier and final norm (as features_only does).
+    backbone.prune_intermediate_layers(4, prune_norm=True, prune_head=True)
+    return backbone, [f["num_chs"] for f in backbone.feature_info][-4:]
+
+
+def attach_head(backbone: nn.Module, channels: list[int], m: dict) -> HyperIQA:
+    """The HyperIQA head `m` describes (model.head and the fusion switches) on a built backbone."""
+    return HyperIQA(backbone, channels, m["multiscale"], m["attention_fusion"], m["hyper_dropout"],
+                    m["target_dropout"], HEADS[m["head"]])
+
+
+def build_model(m: dict) -> HyperIQA:
+    """Build the model a config's `model` section describes."""
+    return attach_head(*build_backbone(m), m)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def catalogue() -> list[dict]:
+    """Every (model, size, head) with its backbone, input size and exact parameter counts.
+
+    Swin rows have both fusion switches on (the full model) and list every head; ResNet rows are
+    the original HyperIQA (switches off, original head).
+    """
+    rows = []
+    for name, sizes in FAMILIES.items():
+        swin = name == "swin_hyperiqa"
+        for size, (arch, _, side) in sizes.items():
+            cfg = dict(name=name, size=size, multiscale=swin, attention_fusion=swin, pretrained=False,
+                       weights=None, drop_path_rate=0.0, hyper_dropout=0.0, target_dropout=0.0)
+            backbone, channels = build_backbone({**cfg, "head": "original"})
+            n_backbone = count_parameters(backbone)
+            for head in HEADS if swin else ["original"]:
+                n_total = count_parameters(attach_head(backbone, channels, {**cfg, "head": head}))
+                rows.append(dict(model=name, size=size, head=head, backbone=arch, input=side, params=n_total,
+                                 backbone_params=n_backbone, head_params=n_total - n_backbone))
+    return rows

@@ -1,0 +1,73 @@
+"""What a run writes, and how: atomically, with the SHA-256 of every file recorded in metrics.json.
+
+metrics.json is written last: a failed run leaves none, and a finished one names (and hashes) the
+predictions, history and weights it produced, so a later edit to any of them is detected.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config as config_mod
+from .errors import TrainingError
+
+RUN_FILES = ("predictions.csv", "history.csv", "model.safetensors")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(tmp_path)`, then rename over `path`: readers never see a partial file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def finished(out: Path, cfg: dict) -> dict | None:
+    """The metrics of a finished run of this config in `out`, or None; another config's run is an error."""
+    done = out / "metrics.json"
+    if not done.is_file():
+        return None
+    metrics = json.loads(done.read_text())
+    if metrics["provenance"]["config_hash"] != config_mod.config_hash(cfg):
+        raise TrainingError(f"{done} holds a finished run of another config; use another --out")
+    return metrics
+
+
+def save_model(path: Path, model, cfg: dict) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"config": json.dumps(cfg), "run_id": config_mod.run_id(cfg)}
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+
+
+def write_predictions(path: Path, names: list[str], mos: np.ndarray, pred: np.ndarray,
+                      weights: np.ndarray | None) -> None:
+    # float64 columns round-trip exactly through CSV, so audits recompute the same metrics.
+    table = pd.DataFrame({"image": names, "mos": np.asarray(mos, np.float64), "pred": pred.astype(np.float64)})
+    if weights is not None:
+        for k in range(weights.shape[1]):
+            table[f"attention_stage{k + 1}"] = weights[:, k]
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    atomic_write(path, lambda tmp: pd.DataFrame(history).to_csv(tmp, index=False))
+
+
+def write_metrics(out: Path, metrics: dict) -> None:
+    """Hash the run's files into `metrics['files']`, then write metrics.json (last, atomically)."""
+    metrics["files"] = {name: sha256_file(out / name) for name in RUN_FILES if (out / name).is_file()}
+    atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))

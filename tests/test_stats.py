@@ -1,0 +1,161 @@
+import math
+from itertools import combinations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from iqa import calibration
+from iqa.stats import cell, holm, interaction, mean_difference, paired_delta, shapley, shapley_deltas
+
+STUDIES = 2000  # binomial s.e. of a 95% coverage: 0.49 points
+SEED = 1
+
+
+def test_holm_matches_hand_computed_example():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4x, 3x, 2x, 1x = 0.02, 0.03, 0.06, 0.04 -> running max 0.06
+    p = [0.01, np.nan, 0.04, 0.03, 0.005]
+    np.testing.assert_allclose(holm(p), [0.03, np.nan, 0.06, 0.06, 0.02], equal_nan=True)
+    np.testing.assert_allclose(holm([0.5, 0.6]), [1.0, 1.0])
+    assert np.isnan(holm([np.nan, np.nan])).all()
+    with pytest.raises(ValueError, match="p-values"):
+        holm([0.1, 1.5])
+
+
+def test_paired_delta_is_the_t_interval_of_the_differences():
+    values, ref = np.array([0.91, 0.93, 0.92, 0.95, 0.94]), np.array([0.90, 0.91, 0.92, 0.92, 0.93])
+    r = paired_delta(values, ref)
+    t = stats.ttest_1samp(values - ref, 0.0)
+    ci = t.confidence_interval(0.95)
+    assert r["delta"] == pytest.approx(0.014)
+    assert (r["ci_low"], r["ci_high"], r["p"]) == pytest.approx((ci.low, ci.high, t.pvalue))
+    assert r["n_pairs"] == 5 and r["method"] == "paired t, J=5"
+    assert cell("p", values, ref) == r["p"]
+
+
+def test_corrected_resampled_t_widens_by_the_overlap_factor():
+    values, ref = [0.91, 0.93, 0.92, 0.95], [0.90, 0.91, 0.92, 0.92]
+    plain, corrected = paired_delta(values, ref), paired_delta(values, ref, n_train=800, n_test=200)
+    ratio = (corrected["ci_high"] - corrected["ci_low"]) / (plain["ci_high"] - plain["ci_low"])
+    assert ratio == pytest.approx(math.sqrt((1 / 4 + 200 / 800) / (1 / 4)))
+    assert corrected["p"] > plain["p"] and corrected["method"] == "corrected resampled t, J=4"
+    assert cell("ci_low", values, ref, n_train=800, n_test=200) == corrected["ci_low"]
+    with pytest.raises(ValueError, match="n_train and n_test"):
+        paired_delta(values, ref, n_train=800)
+
+
+@pytest.mark.parametrize("values, ref, why", [([0.9], [0.8], "fewer than 2"),
+                                              ([0.9, 0.8, 0.7], [0.8, 0.7, 0.6], "identical differences")])
+def test_degenerate_inputs_give_no_interval(values, ref, why):
+    r = paired_delta(values, ref)
+    assert r["delta"] == pytest.approx(0.1)
+    assert math.isnan(r["ci_low"]) and math.isnan(r["ci_high"]) and math.isnan(r["p"])
+    assert why in r["method"]
+    assert math.isnan(mean_difference([])["delta"])
+
+
+def test_a_split_without_a_metric_gives_no_estimate():
+    r = paired_delta([0.9, np.nan, 0.8], [0.9, 0.8, 0.7])
+    assert all(math.isnan(r[k]) for k in ("delta", "ci_low", "ci_high", "p"))
+    assert "split position 1 is not finite" in r["method"]
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="same splits"):
+        paired_delta([0.9, 0.8], [0.9])
+    with pytest.raises(ValueError, match="one value per split"):
+        paired_delta([[0.9, 0.8]], [[0.9, 0.8]])
+    with pytest.raises(ValueError, match="reference"):
+        cell("delta", [0.9, 0.8])
+    with pytest.raises(ValueError, match="unknown statistic"):
+        cell("mode", [0.9, 0.8])
+
+
+def _factorial(factors, value, splits=4, seed=0):
+    """All 2^k cells of `value(on, noise)` with a per-split noise shared by the cells of a split."""
+    noise = np.random.default_rng(seed).normal(size=splits)
+    return {frozenset(on): value(frozenset(on), noise)
+            for k in range(len(factors) + 1) for on in combinations(factors, k)}
+
+
+def test_shapley_adds_up_to_all_on_minus_none_on():
+    factors = ["backbone", "multiscale", "attention"]
+    rng = np.random.default_rng(3)
+    cells = {on: rng.normal(size=6) for on in _factorial(factors, lambda on, e: 0)}
+    phi = shapley(cells, factors)
+    total = cells[frozenset(factors)] - cells[frozenset()]
+    np.testing.assert_allclose(sum(phi.values()), total, rtol=0, atol=1e-9)
+
+
+def test_shapley_hand_example_and_interaction():
+    v = {frozenset(): 0.0, frozenset("a"): 1.0, frozenset("b"): 2.0, frozenset("ab"): 5.0}
+    cells = {k: np.array([x, 2 * x]) for k, x in v.items()}
+    phi = shapley(cells, ["a", "b"])
+    np.testing.assert_allclose(phi["a"], [2.0, 4.0])  # (1 - 0)/2 + (5 - 2)/2
+    np.testing.assert_allclose(phi["b"], [3.0, 6.0])
+    np.testing.assert_allclose(interaction(cells, ["a", "b"]), [2.0, 4.0])  # 5 - 1 - 2 + 0
+
+
+def test_shapley_is_symmetric_and_a_plain_difference_for_one_factor():
+    cells = _factorial(["x", "y"], lambda on, e: 0.9 + 0.01 * len(on) + 0.02 * (len(on) == 2) + e)
+    phi = shapley(cells, ["x", "y"])
+    np.testing.assert_allclose(phi["x"], phi["y"])
+    idle = {on | extra: v for on, v in cells.items() for extra in (frozenset(), frozenset("z"))}
+    np.testing.assert_allclose(shapley(idle, ["x", "y", "z"])["z"], 0.0, atol=1e-12)
+    one = _factorial(["x"], lambda on, e: 0.9 + 0.01 * len(on) + 0.003 * e ** 2 + e)
+    np.testing.assert_allclose(shapley(one, ["x"])["x"], one[frozenset("x")] - one[frozenset()])
+    per_factor = shapley_deltas(one, ["x"])["x"]
+    assert per_factor == paired_delta(one[frozenset("x")], one[frozenset()])
+
+
+def test_shapley_names_a_missing_or_mismatched_cell():
+    cells = _factorial(["a", "b"], lambda on, e: e)
+    with pytest.raises(ValueError, match=r"\{a, b\} is missing"):
+        shapley({k: v for k, v in cells.items() if k != frozenset("ab")}, ["a", "b"])
+    with pytest.raises(ValueError, match="all factors off"):
+        interaction({k: v for k, v in cells.items() if k}, ["a", "b"])
+    with pytest.raises(ValueError, match="splits"):
+        shapley({**cells, frozenset("a"): np.zeros(3)}, ["a", "b"])
+    with pytest.raises(ValueError, match="not a frozenset of the factors"):
+        shapley({**cells, frozenset("c"): np.zeros(4)}, ["a", "b"])
+
+
+def test_simulated_srcc_is_spearman():
+    rng = np.random.default_rng(0)
+    pred, mos = rng.normal(size=(3, 80)), rng.normal(size=(3, 80))
+    got = calibration.srcc_rows(pred, calibration.centred_ranks(mos))
+    np.testing.assert_allclose(got, [stats.spearmanr(p, m).statistic for p, m in zip(pred, mos)])
+
+
+def test_symmetric_design_has_no_true_effect():
+    d = calibration.SCENARIOS["one pool, no effect"]
+    a, b = calibration.simulate(d, 1, 2000, np.random.default_rng(0), calibration.study_pool(d, SEED))
+    assert abs(calibration.true_delta(d, SEED)) < 4 * (b - a).std() / math.sqrt(20_000)
+
+
+@pytest.mark.parametrize("splits", [3, 5, 10])
+@pytest.mark.parametrize("scenario", ["one pool, no effect", "one pool, effect"])
+def test_paired_delta_is_calibrated_on_overlapping_resplits(scenario, splits):
+    r = calibration.coverage(calibration.SCENARIOS[scenario], splits, STUDIES, SEED)
+    assert 0.93 <= r["coverage"] <= 0.97, r
+    if "no effect" in scenario:
+        assert r["rejected"] <= 0.06, r
+    else:
+        assert r["truth"] > 0.005, r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("splits", [3, 5, 10])
+def test_percentile_bootstrap_undercovers(splits):
+    r = calibration.coverage(calibration.SCENARIOS["one pool, no effect"], splits, STUDIES, SEED,
+                             "percentile bootstrap")
+    assert r["coverage"] < 0.93, r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("splits", [3, 5, 10])
+@pytest.mark.parametrize("scenario", ["new pool per study, effect",
+                                      "new pool per study, effect, no run noise"])
+def test_corrected_t_does_not_undercover_a_new_pool(scenario, splits):
+    r = calibration.coverage(calibration.SCENARIOS[scenario], splits, STUDIES, SEED, "corrected resampled t")
+    assert r["coverage"] >= 0.93, r
