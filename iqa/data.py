@@ -220,7 +220,7 @@ def load_image(path: Path, size: tuple[int, int], mode: str = "stretch") -> np.n
                 im = im.convert("RGB")
                 if im.size != size:
                     im = im.resize(size, Image.BILINEAR)
-            return np.asarray(im)
+            return np.array(im)  # writable: torch.from_numpy warns on a read-only view
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
 

@@ -191,7 +191,8 @@ def _recompute_shapley(results: Path, c: dict, values) -> float:
         per = vals[top] - vals[bottom]
     else:
         per = interaction(vals, factors)
-    if c["stat"] == "shapley_share":
-        total = vals[top] - vals[bottom]
-        return float(per.mean() / total.mean())
+    if c["stat"] == "shapley_share":  # printed only where the total's CI excludes zero
+        total = mean_difference(vals[top] - vals[bottom])
+        excludes_zero = total["ci_low"] > 0 or total["ci_high"] < 0
+        return float(per.mean() / total["delta"]) if excludes_zero else float("nan")
     return mean_difference(per)[c["stat"].removeprefix("shapley_")] * c.get("scale", 1.0)

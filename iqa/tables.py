@@ -19,7 +19,7 @@ from .stats import cell, interaction, mean_difference, paired_delta, shapley
 from .study import Study, sweep_name
 
 METRICS = ("srcc", "plcc")
-FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "test_", "train_loss", "share", "quoted", "p")
+FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "test_", "train_loss", "share", "quoted", "p_")
 DELTA_NOTE = ("Deltas: test-SRCC differences paired by split (same split, same seed) over the `pairs` splits "
               "both rows finished; 95% CI and p from the paired t over those per-split differences: what is "
               "resampled is the random 80/20 split of this dataset (and the seed). Calibrated by simulation at "
@@ -36,7 +36,7 @@ def _shown(column: str, v) -> str:
     if isinstance(v, (float, np.floating)):
         if math.isnan(v):
             return "--"
-        return f"{v:.4f}" if column.startswith(FIXED_POINT) else f"{v:.4g}"
+        return f"{v:.4f}" if column == "p" or column.startswith(FIXED_POINT) else f"{v:.4g}"
     return str(v)
 
 
@@ -250,8 +250,9 @@ def _shapley_rows(t: Table, b: Builder, fac: dict, per_split: dict, ks: list[int
                   factor=row)
         t.put(row, "p", res["p"], all_runs, "shapley_p", "srcc", factor=row)
         t.put(row, "pairs", res["n_pairs"], all_runs, "count")
-        share = float(per.mean() / total.mean()) if row in factors and share_ok else np.nan
-        t.put(row, "share_of_total", share, all_runs, "shapley_share", "srcc", factor=row)
+        if row in factors:
+            share = float(per.mean() / total.mean()) if share_ok else np.nan
+            t.put(row, "share_of_total", share, all_runs, "shapley_share", "srcc", factor=row)
         t.put(row, "kind", kind, [], "label")
     t.note(f"Shapley values over the {len(factors)}-factor factorial ({', '.join(factors)}), computed split by "
            f"split on {len(ks)} split(s): they add up to the total on every split (checked to 1e-9). Shares are "

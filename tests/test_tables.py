@@ -20,3 +20,125 @@ def test_table_files_keep_small_settings_and_trace_every_cell(tmp_path):
     sidecar = json.loads((tmp_path / "lr_sweep.provenance.json").read_text())
     assert sidecar["cells"]["3e-05|srcc_median"]["runs"] == ["a", "b", "c"]
     assert (tmp_path / "lr_sweep.csv").read_text().splitlines()[0].startswith("row,")
+
+
+# --- the table builder on a fabricated study: no training, every table kind, tamper checks ---------------
+
+import zlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from iqa import catalogue  # noqa: E402
+from iqa.config import config_hash  # noqa: E402
+from iqa.errors import DataError  # noqa: E402
+from iqa.metrics import correlations  # noqa: E402
+from iqa.record import write_metrics  # noqa: E402
+from iqa.report import aggregate, audit  # noqa: E402
+from iqa.runs import RunTampered  # noqa: E402
+from iqa.study import expand  # noqa: E402
+
+# Planted effects, in SRCC-relevant noise: multi-scale and attention each help, shuffled labels destroy.
+NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C3_shuffled": None}
+
+
+def fabricated_study(tmp_path):
+    cfg = yaml.safe_load(open("config.yaml"))
+    cfg["sweeps"] = {"lr": {"of": "C3", "key": "train.lr", "values": [1e-4, 3e-4]}}
+    study = expand(cfg)
+    results = tmp_path / "results"
+    mos = np.linspace(5, 95, 80)
+    for rid, run_cfg in study.runs.items():
+        exp = study.experiments_of(rid)[0]
+        rng = np.random.default_rng([run_cfg["seed"], run_cfg["data"]["split_index"], zlib.crc32(exp.encode())])
+        noise = NOISE.get(exp, 12.0)
+        pred = rng.permutation(mos) if noise is None else mos + rng.normal(0, noise, len(mos))
+        write_run(results / "runs" / rid, run_cfg, mos, pred)
+    return cfg, study, results
+
+
+def write_run(out, cfg, mos, pred):
+    out.mkdir(parents=True)
+    names = [f"img{i:03d}.jpg" for i in range(len(mos))]
+    pd.DataFrame({"image": names, "mos": mos, "pred": pred}).to_csv(out / "predictions.csv", index=False)
+    pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_srcc": [0.3, 0.4],
+                  "seconds": [1.0, 1.0]}).to_csv(out / "history.csv", index=False)
+    test = correlations(pred, mos)
+    metrics = {"run_id": out.name, "config": cfg, "test": test, "val": {"srcc": test["srcc"] - 0.01, "plcc": 0.5},
+               "selected_on": cfg["train"]["select"], "best_epoch": 2, "epochs_run": 2,
+               "provenance": {"config_hash": config_hash(cfg), "dataset_hash": "d" * 64, "split_hash": "s" * 64,
+                              "git_commit": "abc", "git_dirty": False, "source_hash": "f" * 64,
+                              "seed": cfg["seed"], "n_train": 300, "n_val": 30, "n_test": len(mos),
+                              "parameters": 1000, "gflops_per_patch": 0.1, "train_patches_per_second": 50.0}}
+    write_metrics(out, metrics)
+
+
+def test_every_catalogued_table_and_figure_is_built_and_every_cell_audits(tmp_path):
+    cfg, study, results = fabricated_study(tmp_path)
+    names = aggregate(cfg, results)
+    assert names == [t.name for t in catalogue.tables(cfg)]
+    for path in catalogue.files(cfg, str(results)):
+        assert Path(path).is_file(), path
+    contrib = pd.read_csv(results / "tables" / "contributions.csv", index_col="row")
+    total = contrib.loc[[r for r in contrib.index if r.startswith("total")][0], "srcc_delta_x100"]
+    assert contrib.loc[["multiscale", "attention"], "srcc_delta_x100"].sum() == pytest.approx(total, abs=1e-9)
+    assert (contrib.loc[["multiscale", "attention"], "srcc_delta_x100"] > 0).all()
+    controls = pd.read_csv(results / "tables" / "controls.csv", index_col="row")
+    assert (controls["outcome"] == "as expected").all(), controls
+    main = pd.read_csv(results / "tables" / "main.csv", index_col="row")
+    assert {"p_vs_C0", "p_holm_vs_C0", "pairs_vs_C0", "val_srcc_median"} <= set(main.columns)
+    assert main.loc["C3", "p_holm_vs_C0"] >= main.loc["C3", "p_vs_C0"]
+    assert "paired t" in (results / "tables" / "main.tex").read_text()
+    # every numeric cell of every table recomputes from the runs' predictions
+    for t in names:
+        cells = json.loads((results / "tables" / f"{t}.provenance.json").read_text())["cells"]
+        for key in list(cells)[:40]:
+            row, col = key.split("|")
+            text, ok = audit(results / "tables" / f"{t}.csv", row, col)
+            assert ok, text
+
+
+def test_tampered_runs_and_tables_are_named(tmp_path):
+    cfg, study, results = fabricated_study(tmp_path)
+    aggregate(cfg, results)
+    rid = study.run_ids("C3")[0]
+    metrics_path = results / "runs" / rid / "metrics.json"
+    m = json.loads(metrics_path.read_text())
+    original = metrics_path.read_text()
+    m["test"]["srcc"] = 0.95
+    metrics_path.write_text(json.dumps(m))
+    with pytest.raises(RunTampered, match=rid):
+        aggregate(cfg, results)
+    aggregate(cfg, results, mark_tampered=True)  # explicit: the run is left out and named
+    assert f"run {rid} is tampered" in (results / "tables" / "main.md").read_text()
+    metrics_path.write_text(original)
+    aggregate(cfg, results)
+
+    pred_path = results / "runs" / rid / "predictions.csv"
+    pred = pd.read_csv(pred_path)
+    pred.loc[0, "pred"] += 1.0
+    pred.to_csv(pred_path, index=False)
+    with pytest.raises(RunTampered, match="predictions.csv"):
+        aggregate(cfg, results)
+    text, ok = audit(results / "tables" / "main.csv", "C3", "srcc_median")
+    assert not ok and "TAMPERED" in text
+
+    table = results / "tables" / "main.md"
+    table.write_text(table.read_text().replace("0.", "0.9", 1))
+    text, ok = audit(results / "tables" / "main.csv", "C0", "splits")
+    assert not ok and "main.md" in text
+
+
+def test_strict_refuses_mixed_code_versions(tmp_path):
+    cfg, study, results = fabricated_study(tmp_path)
+    rid = study.run_ids("C0")[0]
+    m = json.loads((results / "runs" / rid / "metrics.json").read_text())
+    m["provenance"]["git_commit"] = "other"
+    (results / "runs" / rid / "metrics.json").write_text(json.dumps(m))
+    aggregate(cfg, results)
+    assert "different code versions" in (results / "tables" / "main.md").read_text()
+    with pytest.raises(DataError, match="code versions"):
+        aggregate(cfg, results, strict=True)
