@@ -44,7 +44,8 @@ def cmd_predict(args) -> None:
 
     model, cfg, device = load_model(args.checkpoint, args.set)
     for path in args.images:
-        img = torch.from_numpy(load_image(Path(path), tuple(cfg["data"]["resize"]))).to(device)
+        image = load_image(Path(path), tuple(cfg["data"]["resize"]))
+        img = torch.tensor(image, device=device)  # a copy: the decoded array is read-only
         score, _ = mos_scores(model, img[None], [image_key(path)], cfg)
         print(f"{path}\t{score[0]:.4f}")
 
@@ -101,6 +102,18 @@ def cmd_audit(args) -> int:
     return 0 if same else 1
 
 
+def add_score_arguments(p) -> None:
+    p.add_argument("checkpoint", help="a run's model.safetensors")
+    p.add_argument("--kind", required=True,
+                   help="dataset release format: koniq10k | spaq | kadid10k | agiqa3k | live_challenge | csv")
+    p.add_argument("--root", required=True, help="dataset root")
+    p.add_argument("--out", required=True, help="folder for predictions.csv and metrics.json")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="loader option, e.g. shorter_side=512 (spaq) or score_column=mos (csv)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the run's train.device")
+    p.set_defaults(func=cmd_score)
+
+
 def add_bench_arguments(p) -> None:
     from .models.registry import FAMILIES
 
@@ -151,16 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("score", help="score a whole external dataset with a trained model (cross-dataset test)")
-    s.add_argument("checkpoint", help="a run's model.safetensors")
-    s.add_argument("--kind", required=True,
-                   help="dataset release format: koniq10k | spaq | kadid10k | agiqa3k | live_challenge | csv")
-    s.add_argument("--root", required=True, help="dataset root")
-    s.add_argument("--out", required=True, help="folder for predictions.csv and metrics.json")
-    s.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="loader option, e.g. shorter_side=512 (spaq) or score_column=mos (csv)")
-    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the run's train.device")
-    s.set_defaults(func=cmd_score)
+    add_score_arguments(sub.add_parser(
+        "score", help="score a whole external dataset with a trained model (cross-dataset)"))
 
     s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
     s.add_argument("config", help="study config (config.yaml)")

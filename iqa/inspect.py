@@ -78,7 +78,7 @@ def decoded(ds: Dataset, name: str, cfg: dict) -> np.ndarray:
 
 
 def per_image_attention(run_dir: Path, data_root: Path, out: Path) -> None:
-    """Figure `<out>/per_image_attention.{pdf,png}`: the chosen test images, MOS and prediction, scale weights."""
+    """Figure `<out>/per_image_attention.{pdf,png}`: chosen test images, MOS, prediction, scale weights."""
     metrics, pred, ds = open_run(run_dir, data_root)
     chosen = choose_images(pred)
     stages = [c for c in pred.columns if c.startswith("attention_stage")]

@@ -37,7 +37,7 @@ SLICE_IMAGES = 256  # images on the device at once
 
 def score_dataset(model_path: Path, kind: str, root: Path, out: Path, options: dict | None = None,
                   device: str | None = None, slice_images: int = SLICE_IMAGES) -> dict:
-    """Score every image of the `kind` dataset at `root` (loader `options`) and write `out/`; return the metrics.
+    """Score every image of the `kind` dataset at `root` (loader `options`), write `out/`, return the metrics.
 
     `device` ('cpu' | 'cuda' | 'auto') overrides the run's `train.device`; it changes where, not what.
     """
@@ -57,7 +57,8 @@ def score_dataset(model_path: Path, kind: str, root: Path, out: Path, options: d
     write_predictions(out / "predictions.csv", ds.names, ds.mos, pred, weights)
     test = correlations(pred, ds.mos, "raw")
     del test["rmse"]  # predictions and labels are on different scales
-    metrics = {"model_run_id": run_id_of(model_path), "model_sha256": model_sha, "model_path": str(model_path),
+    metrics = {"model_run_id": run_id_of(model_path), "model_sha256": model_sha,
+               "model_path": str(model_path),
                "dataset_kind": kind, "dataset_root": str(root), "dataset_options": options,
                "dataset_hash": ds_hash, "n_images": len(ds.names), "plcc": "raw", "test": test,
                "provenance": scoring_provenance(cfg, dev, started)}
@@ -66,7 +67,7 @@ def score_dataset(model_path: Path, kind: str, root: Path, out: Path, options: d
 
 
 def finished_scores(out: Path, model_sha: str, ds_hash: str) -> dict | None:
-    """The metrics of `out` if it already holds this model's scores of this dataset; another pair is an error."""
+    """The metrics in `out` if it holds this model's scores of this dataset; another pair's is an error."""
     done = out / "metrics.json"
     if not done.is_file():
         return None

@@ -118,7 +118,7 @@ def _degrade(im: Image.Image, lv: dict, rng: np.random.Generator) -> bytes:
 
 
 def make_synthetic(out: str | Path, n: int, seed: int = 0, mix: str = "default") -> Path:
-    """Write `n` images of a `MIXES` mix and their label file under `out`; same (n, seed, mix) -> same bytes."""
+    """Write `n` images of a `MIXES` mix and their label file under `out`; same (n, seed, mix): same bytes."""
     if n < 10:
         raise ValueError(f"--n must be at least 10, got {n}")
     if mix not in MIXES:
