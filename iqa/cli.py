@@ -1,4 +1,4 @@
-"""`iqa` command line: train, evaluate, predict, models, make-synthetic, audit, bench."""
+"""`iqa` command line: train, evaluate, predict, score, models, make-synthetic, aggregate, audit, bench."""
 from __future__ import annotations
 
 import argparse
@@ -20,39 +20,13 @@ def cmd_train(args) -> None:
           f"({t['n_images']} images, {metrics['provenance']['wall_seconds']:.1f}s) -> {args.out}/metrics.json")
 
 
-def _load_checkpoint(path: str, overrides: list[str]):
-    """Model and resolved config from a run's model.safetensors (config in its metadata)."""
-    import torch
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    from . import config as config_mod
-    from .device import resolve_device
-    from .models.builder import build_model
-
-    if not Path(path).is_file():
-        raise DataError(f"checkpoint not found: {path}")
-    with safe_open(path, "pt") as f:
-        meta = f.metadata() or {}
-    if "config" not in meta:
-        raise DataError(f"{path}: no config in the checkpoint metadata; was it written by `iqa train`?")
-    cfg = config_mod.merge(json.loads(meta["config"]), {}, where=path)
-    for text in overrides:
-        cfg = config_mod.merge(cfg, config_mod.parse_override(text), where=f"--set {text}")
-    config_mod.validate(cfg)
-    device = resolve_device(cfg["train"]["device"])
-    model = build_model({**cfg["model"], "pretrained": False}).to(device)
-    model.load_state_dict(load_file(path, device=str(device)))
-    model.eval()
-    return model, cfg, device
-
-
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_part
     from .pipeline import load_parts
+    from .record import load_model
 
     overrides = list(args.set) + ([f"data.root={args.data}"] if args.data else [])
-    model, cfg, device = _load_checkpoint(args.checkpoint, overrides)
+    model, cfg, device = load_model(args.checkpoint, overrides)
     parts, info = load_parts(cfg, device)
     metrics, _, _ = evaluate_part(model, parts[args.part], cfg)
     print(json.dumps({"checkpoint": args.checkpoint, "part": args.part, **metrics,
@@ -66,12 +40,31 @@ def cmd_predict(args) -> None:
     from .crops import image_key
     from .data import load_image
     from .evaluate import mos_scores
+    from .record import load_model
 
-    model, cfg, device = _load_checkpoint(args.checkpoint, args.set)
+    model, cfg, device = load_model(args.checkpoint, args.set)
     for path in args.images:
-        img = torch.from_numpy(load_image(Path(path), tuple(cfg["data"]["resize"]))).to(device)
+        image = load_image(Path(path), tuple(cfg["data"]["resize"]))
+        img = torch.tensor(image, device=device)  # a copy: the decoded array is read-only
         score, _ = mos_scores(model, img[None], [image_key(path)], cfg)
         print(f"{path}\t{score[0]:.4f}")
+
+
+def cmd_score(args) -> None:
+    import yaml
+
+    from .score import score_dataset
+
+    options = {}
+    for text in args.option:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option must be KEY=VALUE, got {text!r}")
+        options[key] = yaml.safe_load(value)  # numbers and booleans as YAML reads them
+    m = score_dataset(Path(args.checkpoint), args.kind, Path(args.root), Path(args.out), options, args.device)
+    t = m["test"]
+    print(f"{m['model_run_id']} on {args.kind} {args.root}: SRCC {t['srcc']:.4f} PLCC {t['plcc']:.4f} "
+          f"({t['n_images']} images) -> {args.out}/metrics.json")
 
 
 def cmd_models(args) -> None:
@@ -87,8 +80,8 @@ def cmd_models(args) -> None:
 def cmd_make_synthetic(args) -> None:
     from .synthetic import make_synthetic
 
-    out = make_synthetic(args.dir, args.n, args.seed)
-    print(f"wrote {args.n} images to {out}")
+    out = make_synthetic(args.dir, args.n, args.seed, args.mix)
+    print(f"wrote {args.n} images ({args.mix} mix) to {out}")
 
 
 def cmd_aggregate(args) -> None:
@@ -107,6 +100,18 @@ def cmd_audit(args) -> int:
     text, same = audit(args.table, args.row, args.column)
     print(text)
     return 0 if same else 1
+
+
+def add_score_arguments(p) -> None:
+    p.add_argument("checkpoint", help="a run's model.safetensors")
+    p.add_argument("--kind", required=True,
+                   help="dataset release format: koniq10k | spaq | kadid10k | agiqa3k | live_challenge | csv")
+    p.add_argument("--root", required=True, help="dataset root")
+    p.add_argument("--out", required=True, help="folder for predictions.csv and metrics.json")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="loader option, e.g. shorter_side=512 (spaq) or score_column=mos (csv)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the run's train.device")
+    p.set_defaults(func=cmd_score)
 
 
 def add_bench_arguments(p) -> None:
@@ -159,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_predict)
 
+    add_score_arguments(sub.add_parser(
+        "score", help="score a whole external dataset with a trained model (cross-dataset)"))
+
     s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
     s.add_argument("config", help="study config (config.yaml)")
     s.add_argument("--results", default="results")
@@ -180,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir")
     s.add_argument("--n", type=int, default=300)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--mix", default="default",
+                   help="degradation mix: default | shifted (another mix, for cross-dataset tests; "
+                        "see iqa/synthetic.py)")
     s.set_defaults(func=cmd_make_synthetic)
     return p
 

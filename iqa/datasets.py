@@ -10,6 +10,7 @@ decoded-image cache and scoring work unchanged.
 """
 from __future__ import annotations
 
+import inspect
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -248,4 +249,8 @@ def load_dataset(kind: str, root: str | Path, **options) -> Dataset:
     """The dataset at `root` in the release format `kind` (a key of LOADERS), with that loader's options."""
     if kind not in LOADERS:
         raise DataError(f"unknown dataset kind {kind!r}; known: {sorted(LOADERS)}")
+    known = list(inspect.signature(LOADERS[kind]).parameters)[1:]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise DataError(f"unknown option(s) {unknown} for dataset kind {kind!r}; known: {known}")
     return LOADERS[kind](root, **options)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import config as config_mod
-from .errors import TrainingError
+from .errors import DataError, TrainingError
 
 RUN_FILES = ("predictions.csv", "history.csv", "model.safetensors")
 
@@ -51,6 +51,34 @@ def save_model(path: Path, model, cfg: dict) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"config": json.dumps(cfg), "run_id": config_mod.run_id(cfg)}
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+
+
+def load_model(path: str | Path, overrides=()):
+    """Model (eval mode), resolved config and device from a run's model.safetensors (config in its metadata).
+
+    `overrides` are `key=value` texts (as `--set` takes them) applied to the stored config.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from .device import resolve_device
+    from .models.builder import build_model
+
+    if not Path(path).is_file():
+        raise DataError(f"checkpoint not found: {path}")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    if "config" not in meta:
+        raise DataError(f"{path}: no config in the checkpoint metadata; was it written by `iqa train`?")
+    cfg = config_mod.merge(json.loads(meta["config"]), {}, where=str(path))
+    for text in overrides:
+        cfg = config_mod.merge(cfg, config_mod.parse_override(text), where=f"--set {text}")
+    config_mod.validate(cfg)
+    device = resolve_device(cfg["train"]["device"])
+    model = build_model({**cfg["model"], "pretrained": False}).to(device)
+    model.load_state_dict(load_file(str(path), device=str(device)))
+    model.eval()
+    return model, cfg, device
 
 
 def write_predictions(path: Path, names: list[str], mos: np.ndarray, pred: np.ndarray,

@@ -24,3 +24,13 @@ def nano_config(root, cache, **overrides):
         cfg = config.merge(cfg, config.parse_override(text))
     config.validate(cfg)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def nano_run(synthetic, tmp_path_factory):
+    """A finished one-epoch nano Swin run (with scale attention) on the shared synthetic set (read-only)."""
+    from iqa.train import train
+
+    base = tmp_path_factory.mktemp("nano_run")
+    train(nano_config(synthetic, base / "cache", set=["train.epochs=1"]), base / "run")
+    return base / "run"

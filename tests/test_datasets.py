@@ -37,6 +37,8 @@ def test_registry_holds_every_format_and_koniq():
     assert set(LOADERS) == {"koniq10k"} | set(IDS)
     with pytest.raises(DataError, match="unknown dataset kind 'tid2013'"):
         load_dataset("tid2013", ".")
+    with pytest.raises(DataError, match=r"unknown option\(s\) \['shorter'\] for dataset kind 'spaq'"):
+        load_dataset("spaq", ".", shorter=512)
 
 
 def test_spaq_reads_a_csv_export_and_decodes_to_its_square_policy(tmp_path):
