@@ -14,6 +14,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/score.smk"
 include: "workflow/rules/aggregate.smk"
 
 
@@ -28,6 +29,7 @@ rule all:
         # Asked for directly: after a --keep-going failure the tables exist (onerror writes them),
         # and only this makes a plain rerun train the runs that are still missing.
         run_metrics(),
+        score_metrics(),
         "results/runs.csv",
         table_files(),
         figure_files(),

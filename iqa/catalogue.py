@@ -36,7 +36,10 @@ CAPTIONS = {
 }
 SETTINGS = ("best_of", "contributions")  # keys under `tables:` that configure other tables
 _LAST_TABLES = (
+    ("cross_dataset", "Cross-dataset: models trained here, scored without retraining on other datasets",
+     "cross_dataset", "cross_dataset"),
     ("contributions", "Contribution of each component (SRCC points x100)", "contributions", "factorial"),
+    ("sota", "Comparison with published methods (quoted) beside this study's measured rows", "sota", "sota"),
     ("hyperparameters", "Hyperparameters of the runs that produced the tables", "hyperparameters", "experiments"),
     ("training_log", "Per-epoch log of the best-validation run", "training_log", "experiments"),
 )
@@ -48,9 +51,15 @@ _FIGURES = (
      "bars_and_scatter", "tables.loss", "loss"),
     ("contributions", "Shapley contribution of each component with 95% CIs", "contribution_chart",
      "factorial", "contributions"),
+    ("cross_dataset", "Cross-dataset median test SRCC: experiments x datasets", "cross_dataset_heatmap",
+     "cross_dataset", "cross_dataset"),
     ("training_curves", "Training loss and validation SRCC per epoch", "training_curves", "experiments", None),
     ("attention_weights", "Scale attention weights by MOS quintile", "attention_weights", "experiments", None),
     ("pred_vs_mos", "Predicted score against MOS on the test set", "pred_vs_mos", "experiments", None),
+    ("per_image_attention", "Test images at the 10th, 50th and 90th MOS percentile with their scale attention",
+     "attention_examples", "experiments", None),
+    ("feature_maps", "Per-stage feature activations of a high- and a low-quality test image",
+     "feature_map_examples", "experiments", None),
 )
 
 

@@ -187,3 +187,56 @@ def contribution_chart(spec, b: Builder, built: dict) -> None:
         ax.invert_yaxis()
     ax.set_xlabel("SRCC change (points x100), 95% CI")
     save(fig, _out(b), spec.name)
+
+
+def cross_dataset_heatmap(spec, b: Builder, built: dict) -> None:
+    """Median SRCC over splits, one cell per experiment and external dataset, annotated."""
+    df = built[spec.arg].frame()
+    datasets = list(b.cfg["cross_dataset"]["datasets"])
+    values = np.array([[df.loc[e, f"{d}_srcc_median"] if e in df.index else np.nan for d in datasets]
+                       for e in b.cfg["cross_dataset"]["experiments"]], dtype=float)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.4 * len(datasets), 1.2 + 0.6 * len(values)))
+    im = ax.imshow(values, cmap="viridis", vmin=np.nanmin(values) if np.isfinite(values).any() else 0, vmax=1)
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, "--" if np.isnan(v) else f"{v:.3f}", ha="center", va="center", color="white")
+    ax.set_xticks(range(len(datasets)), datasets)
+    ax.set_yticks(range(len(values)), b.cfg["cross_dataset"]["experiments"])
+    fig.colorbar(im, ax=ax, label="median test SRCC")
+    save(fig, _out(b), spec.name)
+
+
+def _best_run(b: Builder) -> str | None:
+    ids = list(b.split_runs(_best_of(b)).values()) if _best_of(b) in b.study.cells else []
+    return max(ids, key=lambda r: np.nan_to_num(b.value(r, "srcc", "val"), nan=-np.inf)) if ids else None
+
+
+def _inspectable(spec, b: Builder) -> tuple[Path, Path] | None:
+    """The best-validation run's folder and data root, or None (after drawing why) when it has no
+    saved model or its data is not on this machine."""
+    rid = _best_run(b)
+    run_dir = b.results / "runs" / rid if rid else None
+    root = Path(b.study.runs[rid]["data"]["root"]) if rid else None
+    if rid and (run_dir / "model.safetensors").is_file() and root.is_dir():
+        return run_dir, root
+    fig, ax = plt.subplots()
+    empty(ax, f"{_best_of(b)} (no saved model or its data is not here)")
+    save(fig, _out(b), spec.name)
+    return None
+
+
+def attention_examples(spec, b: Builder, built: dict) -> None:
+    """Low, medium and high-quality test images of the best-validation run, with their attention weights."""
+    from . import inspect
+
+    found = _inspectable(spec, b)
+    if found:
+        inspect.per_image_attention(*found, _out(b), spec.name)
+
+
+def feature_map_examples(spec, b: Builder, built: dict) -> None:
+    """Per-stage feature activations of a high- and a low-quality test image of the best-validation run."""
+    from . import inspect
+
+    found = _inspectable(spec, b)
+    if found:
+        inspect.feature_maps(*found, _out(b), spec.name)

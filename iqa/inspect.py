@@ -77,7 +77,7 @@ def decoded(ds: Dataset, name: str, cfg: dict) -> np.ndarray:
     return load_image(ds.image_dir / name, tuple(cfg["data"]["resize"]))
 
 
-def per_image_attention(run_dir: Path, data_root: Path, out: Path) -> None:
+def per_image_attention(run_dir: Path, data_root: Path, out: Path, name: str) -> None:
     """Figure `<out>/per_image_attention.{pdf,png}`: chosen test images, MOS, prediction, scale weights."""
     metrics, pred, ds = open_run(run_dir, data_root)
     chosen = choose_images(pred)
@@ -100,7 +100,7 @@ def per_image_attention(run_dir: Path, data_root: Path, out: Path) -> None:
         ax_bar.set(ylim=(0, 1), xticks=range(1, len(stages) + 1), xlabel="backbone stage")
         ax_bar.set_ylabel("attention weight (dashed: uniform)", fontsize=7)
     fig.suptitle(f"{metrics['run_id']}: test images near the 10th, 50th and 90th MOS percentile", fontsize=9)
-    save(fig, Path(out), "per_image_attention")
+    save(fig, Path(out), name)
 
 
 @torch.inference_mode()
@@ -115,7 +115,7 @@ def stage_activations(model, patch: np.ndarray) -> list[tuple[np.ndarray, tuple[
                            align_corners=False)[0, 0].cpu().numpy(), tuple(f.shape[2:])) for f in feats]
 
 
-def feature_maps(run_dir: Path, data_root: Path, out: Path) -> None:
+def feature_maps(run_dir: Path, data_root: Path, out: Path, name: str) -> None:
     """Figure `<out>/feature_maps.{pdf,png}`: per-stage activation maps beside the centre patch of the chosen
     high-quality (near MOS p90) and low-quality (near p10) test images."""
     metrics, pred, ds = open_run(run_dir, data_root)
@@ -141,4 +141,4 @@ def feature_maps(run_dir: Path, data_root: Path, out: Path) -> None:
             ax.set_axis_off()
     fig.suptitle(f"{metrics['run_id']}: backbone stage activations, high- and low-quality test image",
                  fontsize=9)
-    save(fig, Path(out), "feature_maps")
+    save(fig, Path(out), name)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import catalogue, tables
 from .errors import DataError
-from .runs import code_version, code_versions, load_runs, recompute, runs_table
+from .runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
 from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
 from .study import expand
 
@@ -38,7 +38,8 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
                                "cells": {"+".join(sorted(on)): e for on, e in study.factorial["cells"].items()}}
     (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
                                                    indent=2))
-    b = tables.Builder(study, study_cfg, runs, results)
+    scores = load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
+    b = tables.Builder(study, study_cfg, runs, results, scores)
     built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in catalogue.tables(study_cfg)}
     add_holm(built.values())
     note_code_versions(built.values(), runs)
@@ -106,7 +107,7 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
     ok = _check_files(table_path.parent, stem, side, lines)
     for role, ids in (("run", c["runs"]), ("reference run", c["ref_runs"] or [])):
         for rid in ids:
-            ok &= _describe_run(results / "runs" / rid, role, c["metric"], lines)
+            ok &= _describe_run(run_dir(results, rid), role, c["metric"], lines)
     value = recompute_cell(results, c)
     if value is None:
         lines.append("  (label or quoted cell: nothing to recompute)")
@@ -139,14 +140,24 @@ def _describe_run(run_dir: Path, role: str, metric: str | None, lines: list[str]
         return False
     m = json.loads(mpath.read_text())
     p = m["provenance"]
-    lines.append(f"  {role} {run_dir.name}: split {m['config']['data']['split_index']} seed {p['seed']} "
-                 f"code {code_version(m)} dirty {p['git_dirty']} dataset {p['dataset_hash'][:12]} "
-                 f"split {p['split_hash'][:12]} selected on {m.get('selected_on', 'val')} "
-                 f"test {metric}={m['test'].get(metric or '', '')}")
+    if "model_run_id" in m:  # a cross-dataset score
+        lines.append(f"  {role} {run_dir}: model {m['model_run_id']} ({m['model_sha256'][:12]}) on {m['dataset_kind']} "
+                     f"{m['dataset_root']} (dataset {m['dataset_hash'][:12]}) code {code_version(m)} "
+                     f"{metric}={m['test'].get(metric or '', '')}")
+    else:
+        lines.append(f"  {role} {run_dir.name}: split {m['config']['data']['split_index']} seed {p['seed']} "
+                     f"code {code_version(m)} dirty {p['git_dirty']} dataset {p['dataset_hash'][:12]} "
+                     f"split {p['split_hash'][:12]} selected on {m.get('selected_on', 'val')} "
+                     f"test {metric}={m['test'].get(metric or '', '')}")
     problem = tampering(run_dir, m)
     if problem:
         lines.append(f"    TAMPERED: {problem}")
     return problem is None
+
+
+def run_dir(results: Path, rid: str) -> Path:
+    """A cell's run: a training run id, or `scores/<dataset>/<run id>` for a cross-dataset score."""
+    return results / rid if "/" in rid else results / "runs" / rid
 
 
 def recompute_cell(results: Path, c: dict) -> float | None:
@@ -158,10 +169,9 @@ def recompute_cell(results: Path, c: dict) -> float | None:
     def values(ids):
         out = []
         for rid in ids:
-            m = json.loads((results / "runs" / rid / "metrics.json").read_text())
+            m = json.loads((run_dir(results, rid) / "metrics.json").read_text())
             part = c.get("part", "test")
-            out.append(recompute(results / "runs" / rid, m["config"]["eval"]["plcc"])[metric] if part == "test"
-                       else m[part][metric])
+            out.append(recompute(run_dir(results, rid), plcc_mode(m))[metric] if part == "test" else m[part][metric])
         return out
 
     scale = c.get("scale", 1.0)

@@ -36,12 +36,19 @@ def tampering(run_dir: Path, metrics: dict) -> str | None:
             return f"{path} does not match the SHA-256 recorded in {run_dir / 'metrics.json'}"
     if "files" not in metrics:
         return f"{run_dir / 'metrics.json'} records no file hashes (written by an older iqa)"
-    recomputed = recompute(run_dir, metrics["config"]["eval"]["plcc"])
+    recomputed = recompute(run_dir, plcc_mode(metrics))
     for m in CHECKED_METRICS:
+        if m not in metrics["test"]:  # cross-dataset scores report no RMSE
+            continue
         if not np.isclose(recomputed[m], metrics["test"][m], rtol=1e-9, atol=1e-12, equal_nan=True):
             return (f"{run_dir / 'metrics.json'}: test {m} {metrics['test'][m]!r} differs from {recomputed[m]!r} "
                     f"recomputed from {run_dir / 'predictions.csv'}")
     return None
+
+
+def plcc_mode(metrics: dict) -> str:
+    """A training run's `eval.plcc`; cross-dataset scores are always raw Pearson."""
+    return metrics.get("plcc") or metrics["config"]["eval"]["plcc"]
 
 
 def recompute(run_dir: Path, plcc_mode: str) -> dict:
@@ -86,6 +93,37 @@ def load_runs(study: Study, results: Path, dataset_hashes: dict[str, str | None]
         if len(versions) > 1:
             raise DataError(f"--strict: runs come from {len(versions)} code versions: {versions}")
     return runs
+
+
+def load_scores(study_cfg: dict, study: Study, results: Path, runs: dict[str, dict], *,
+                mark_tampered: bool = False) -> dict[tuple[str, str], dict]:
+    """(dataset, run id) -> {status, usable, metrics} for every cross-dataset score the study declares.
+
+    A score is usable when its model run is usable, its files match their recorded hashes and it scored
+    that run's current model (the model file's SHA-256 it recorded)."""
+    from .record import sha256_file
+
+    scores = {}
+    for name, rid in cross_dataset_jobs(study_cfg, study):
+        out = results / "scores" / name / rid
+        if not (out / "metrics.json").is_file() or not runs[rid]["usable"]:
+            scores[(name, rid)] = {"status": "missing", "usable": False, "metrics": None}
+            continue
+        m = json.loads((out / "metrics.json").read_text())
+        problem = tampering(out, m)
+        if not problem and m["model_sha256"] != sha256_file(results / "runs" / rid / "model.safetensors"):
+            problem = f"{out} scored another model than {results / 'runs' / rid / 'model.safetensors'}"
+        if problem and not mark_tampered:
+            raise RunTampered(f"cross-dataset score {name}/{rid}: {problem}")
+        scores[(name, rid)] = {"status": "tampered" if problem else "ok", "usable": not problem, "metrics": m}
+    return scores
+
+
+def cross_dataset_jobs(study_cfg: dict, study: Study) -> list[tuple[str, str]]:
+    """(dataset name, run id) of every evaluation-only job: each selected experiment's runs on each dataset."""
+    spec = study_cfg.get("cross_dataset") or {}
+    rids = sorted({rid for e in spec.get("experiments", []) for rid in study.run_ids(e)})
+    return [(name, rid) for name in spec.get("datasets", {}) for rid in rids]
 
 
 def code_version(m: dict) -> str:

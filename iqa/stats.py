@@ -155,6 +155,8 @@ def shapley_deltas(values: dict, factors: list[str], n_train: int | None = None,
 def cell(stat: str, values, ref=None, *, n_train: int | None = None, n_test: int | None = None) -> float:
     """One table number from per-split values (and the paired reference row's values for deltas)."""
     v = np.asarray(values, float)
+    if stat in ("median", "mean") and not len(v):
+        return math.nan  # no finished run: an empty cell, not a warning
     if stat == "median":
         return float(np.median(v))
     if stat == "mean":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,8 @@ class Table:
             f"**{self.caption}**\n\n{shown.to_markdown(disable_numparse=True, stralign='right')}\n{notes}\n")
         tex = shown.to_latex(caption=self.caption, label=f"tab:{self.name}", escape=True,
                              column_format="l" + "r" * len(shown.columns))
+        # citation keys stay usable from LaTeX: `\\cite{key}` survives escaping as a real \cite
+        tex = re.sub(r"\\textbackslash cite\\\{(.*?)\\\}", lambda m: "\\cite{" + m.group(1).replace("\\_", "_") + "}", tex)
         tex_notes = "".join(f"\\par\\footnotesize {_tex_escape(n)}\n" for n in self.notes)
         (out / f"{self.name}.tex").write_text(tex.replace("\\end{table}", tex_notes + "\\end{table}"))
         files = {ext: sha256_file(out / f"{self.name}.{ext}") for ext in ("csv", "md", "tex")}
@@ -92,14 +95,21 @@ def _tex_escape(text: str) -> str:
 class Builder:
     """Fills tables from the study's usable runs, pairing rows by split for deltas."""
 
-    def __init__(self, study: Study, study_cfg: dict, runs: dict[str, dict], results: Path):
+    def __init__(self, study: Study, study_cfg: dict, runs: dict[str, dict], results: Path,
+                 scores: dict[tuple[str, str], dict] | None = None):
         self.study, self.cfg, self.runs, self.results = study, study_cfg, runs, results
+        self.scores = scores or {}
 
     def split_runs(self, experiment: str) -> dict[int, str]:
         return {k: rid for k, rid in self.study.cells[experiment].items() if self.runs[rid]["usable"]}
 
     def value(self, rid: str, metric: str, part: str = "test") -> float:
         return (self.runs[rid]["metrics"].get(part) or {}).get(metric, float("nan"))
+
+    def score_value(self, path: str, metric: str) -> float:
+        """A metric of a cross-dataset score, named as `scores/<dataset>/<run id>`."""
+        _, name, rid = path.split("/")
+        return self.scores[(name, rid)]["metrics"]["test"][metric]
 
     def note_gaps(self, t: Table, experiment: str) -> None:
         for k, rid in self.study.cells[experiment].items():
@@ -257,6 +267,68 @@ def _shapley_rows(t: Table, b: Builder, fac: dict, per_split: dict, ks: list[int
     t.note(f"Shapley values over the {len(factors)}-factor factorial ({', '.join(factors)}), computed split by "
            f"split on {len(ks)} split(s): they add up to the total on every split (checked to 1e-9). Shares are "
            f"printed only when the total's 95% CI excludes zero" + ("." if share_ok else "; here it does not."))
+
+
+def cross_dataset(spec, b: Builder) -> Table:
+    """Each selected experiment's models scored without retraining on each external dataset: median and
+    std over splits of SRCC and PLCC, and the paired SRCC delta to the first experiment per dataset."""
+    t = Table(spec.name, spec.caption)
+    cd = b.cfg["cross_dataset"]
+    first = cd["experiments"][0]
+    for name in cd["datasets"]:
+        scored = {e: {k: f"scores/{name}/{rid}" for k, rid in b.study.cells[e].items()
+                      if b.scores.get((name, rid), {}).get("usable")} for e in cd["experiments"]}
+        for e in cd["experiments"]:
+            ids = list(scored[e].values())
+            missing = len(b.study.splits) - len(ids)
+            if missing:
+                t.note(f"{e} on {name}: {missing} split(s) not scored (run or score missing)")
+            t.put(e, f"{name}_splits", len(ids), ids, "count")
+            for m in METRICS:
+                vals = [b.score_value(r, m) for r in ids]
+                for stat in ("median", "std"):
+                    t.put(e, f"{name}_{m}_{stat}", cell(stat, vals), ids, stat, m)
+            if e != first:
+                ks = sorted(set(scored[e]) & set(scored[first]))
+                ra, rb = [scored[e][k] for k in ks], [scored[first][k] for k in ks]
+                res = paired_delta([b.score_value(r, "srcc") for r in ra], [b.score_value(r, "srcc") for r in rb])
+                for stat in ("delta", "ci_low", "ci_high", "p"):
+                    col = f"{name}_srcc_{stat}_vs_{first}" if stat != "p" else f"{name}_p_vs_{first}"
+                    t.put(e, col, res[stat], ra, stat, "srcc", rb)
+                t.put(e, f"{name}_pairs_vs_{first}", res["n_pairs"], ra, "count", "srcc", rb)
+    t.note("Scored without retraining, with each run's test-crop protocol; PLCC is raw Pearson (the scales "
+           "differ). " + DELTA_NOTE)
+    return t
+
+
+def sota(spec, b: Builder) -> Table:
+    """Published results (quoted from their papers, marked so, never used in any statistic) beside this
+    study's measured rows (median over splits)."""
+    t = Table(spec.name, spec.caption)
+    sota_cfg = b.cfg["sota"]
+    published = sota_cfg.get("published", [])
+    if isinstance(published, str):  # a YAML list in a file of its own, shared by studies
+        import yaml
+
+        published = yaml.safe_load(Path(published).read_text())
+    for p in published:
+        row = p["method"]
+        t.put(row, "backbone", p.get("backbone", ""), [], "label")
+        for m in METRICS:
+            t.put(row, m, float(p[m]) if p.get(m) is not None else np.nan, [], "quoted", m, cite=p.get("cite"))
+        t.put(row, "source", f"quoted \\cite{{{p['cite']}}}" if p.get("cite") else "quoted", [], "label")
+    for e in sota_cfg.get("measured", []):
+        ids = list(b.split_runs(e).values())
+        model = b.study.experiments[e]["model"]
+        t.put(e, "backbone", f"{model['name']} {model['size']}", [], "label")
+        for m in METRICS:
+            t.put(e, m, cell("median", [b.value(r, m) for r in ids]), ids, "median", m)
+        t.put(e, "source", f"measured here: median of {len(ids)} splits", [], "label")
+    roots = sorted({b.study.experiments[e]["data"]["root"] for e in sota_cfg.get("measured", [])})
+    t.note("Quoted rows are the numbers their papers report (each on its own protocol and split); they are "
+           "shown for orientation and enter no statistic. Measured rows: median test metric over this study's "
+           f"splits of {', '.join(roots)}.")
+    return t
 
 
 def controls(spec, b: Builder) -> Table:

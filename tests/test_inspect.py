@@ -33,8 +33,8 @@ def test_choose_images_falls_back_to_the_nearest_rank_on_tiny_sets():
 
 @pytest.mark.slow
 def test_figures_of_a_trained_run(nano_run, synthetic, tmp_path):
-    per_image_attention(nano_run, synthetic, tmp_path / "figs")
-    feature_maps(nano_run, synthetic, tmp_path / "figs")
+    per_image_attention(nano_run, synthetic, tmp_path / "figs", "per_image_attention")
+    feature_maps(nano_run, synthetic, tmp_path / "figs", "feature_maps")
     for name in ("per_image_attention", "feature_maps"):
         assert (tmp_path / "figs" / f"{name}.pdf").stat().st_size > 10_000
         png = matplotlib.image.imread(tmp_path / "figs" / f"{name}.png")
@@ -56,7 +56,7 @@ def test_stage_activations_are_one_map_per_stage_at_patch_size(nano_run):
 def test_figures_refuse_another_dataset_or_edited_predictions(nano_run, synthetic, tmp_path):
     other = make_synthetic(tmp_path / "other", 10, seed=9)
     with pytest.raises(DataError, match="not the dataset run"):
-        per_image_attention(nano_run, other, tmp_path / "figs")
+        per_image_attention(nano_run, other, tmp_path / "figs", "per_image_attention")
     edited = tmp_path / "run"
     edited.mkdir()
     for name in ("metrics.json", "model.safetensors"):
@@ -64,4 +64,4 @@ def test_figures_refuse_another_dataset_or_edited_predictions(nano_run, syntheti
     pred = pd.read_csv(nano_run / "predictions.csv")
     pred.assign(pred=pred["pred"] + 1).to_csv(edited / "predictions.csv", index=False)
     with pytest.raises(DataError, match="not the file the run recorded"):
-        feature_maps(edited, synthetic, tmp_path / "figs")
+        feature_maps(edited, synthetic, tmp_path / "figs", "feature_maps")

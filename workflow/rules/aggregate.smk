@@ -1,6 +1,7 @@
 rule aggregate:
     input:
         run_metrics(),
+        score_metrics(),
     output:
         "results/runs.csv",
         [

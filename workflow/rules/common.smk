@@ -2,6 +2,7 @@ from pathlib import Path
 
 from iqa import catalogue
 from iqa.config import ConfigError
+from iqa.runs import cross_dataset_jobs
 from iqa.study import expand as expand_study
 
 # Every run of the study is fully validated here, before any job starts (torch is not imported).
@@ -13,6 +14,14 @@ except (ConfigError, ValueError) as e:
 TABLES = [t.name for t in catalogue.tables(config)]
 FIGURES = [f.name for f in catalogue.figures(config)]
 RESOURCES = config["resources"]["train"]
+# root -> {n, seed, mix} of every synthetic dataset the workflow generates (training data, external test sets)
+SYNTHETIC = {}
+if (config.get("dataset") or {}).get("synthetic"):
+    SYNTHETIC[STUDY.base["data"]["root"]] = {"n": 300, "seed": 0, "mix": "default", **config["dataset"]["synthetic"]}
+for spec in ((config.get("cross_dataset") or {}).get("datasets") or {}).values():
+    if spec.get("synthetic"):
+        SYNTHETIC[spec["root"]] = {"n": 300, "seed": 0, "mix": "default", **spec["synthetic"]}
+CROSS_DATASET = cross_dataset_jobs(config, STUDY)
 
 
 def table_files():
@@ -27,11 +36,21 @@ def run_metrics():
     return expand("results/runs/{run_id}/metrics.json", run_id=sorted(STUDY.runs))
 
 
+def score_metrics():
+    return [f"results/scores/{name}/{rid}/metrics.json" for name, rid in CROSS_DATASET]
+
+
+def _generated(root):
+    return [f"{root}/koniq10k_distributions_sets.csv"] if root in SYNTHETIC else []
+
+
 def dataset_input(wildcards):
-    """The generated label file when the study makes its own synthetic data; real data is not a rule's job."""
-    if (config.get("dataset") or {}).get("synthetic"):
-        return f"{STUDY.base['data']['root']}/koniq10k_distributions_sets.csv"
-    return []
+    """The generated label file when the run's data is synthetic; real data is not a rule's job."""
+    return _generated(STUDY.runs[wildcards.run_id]["data"]["root"])
+
+
+def score_data_input(wildcards):
+    return _generated(config["cross_dataset"]["datasets"][wildcards.dataset]["root"])
 
 
 def aggregate_now():

@@ -1,11 +1,12 @@
 rule synthetic_data:
     output:
-        f"{STUDY.base['data']['root']}/koniq10k_distributions_sets.csv",
+        "{root}/koniq10k_distributions_sets.csv",
+    wildcard_constraints:
+        root="|".join(SYNTHETIC) or "(?!)",
     params:
-        n=((config.get("dataset") or {}).get("synthetic") or {}).get("n", 300),
-        seed=((config.get("dataset") or {}).get("synthetic") or {}).get("seed", 0),
+        spec=lambda wildcards: SYNTHETIC[wildcards.root],
     log:
-        "results/logs/synthetic_data.log",
+        "results/logs/synthetic_data/{root}.log",
     conda:
         "../../environment.yml"
     script:
