@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import config as config_mod
-from .errors import TrainingError
+from .errors import DataError, TrainingError
 
 RUN_FILES = ("predictions.csv", "history.csv", "model.safetensors")
 
@@ -51,6 +51,19 @@ def save_model(path: Path, model, cfg: dict) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"config": json.dumps(cfg), "run_id": config_mod.run_id(cfg)}
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+
+
+def saved_config(path: str | Path) -> dict:
+    """The run config a `save_model` file carries in its metadata, over the defaults (not yet validated)."""
+    from safetensors import safe_open
+
+    if not Path(path).is_file():
+        raise DataError(f"checkpoint not found: {path}")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    if "config" not in meta:
+        raise DataError(f"{path}: no config in the checkpoint metadata; was it written by `iqa train`?")
+    return config_mod.merge(config_mod.DEFAULTS, json.loads(meta["config"]), where=str(path))
 
 
 def write_predictions(path: Path, names: list[str], mos: np.ndarray, pred: np.ndarray,
