@@ -65,3 +65,10 @@ def test_bench_runs_on_nano_and_prints_every_line(capsys):
     assert r["train"]["per_s"] > 0 and r["backbone"]["per_s"] > 0 and r["eval"]["items"] == 1
     assert r["ours"]["one_thread"]["items"] == 80 and r["original"]["items"] == 80  # every patch of 4 images
     assert r["ours"]["one_thread"]["per_s"] > r["original"]["per_s"]  # cached crops beat decoding each patch
+    # The CUDA lines (peak GPU memory, autocast) format from the same figures; no GPU here to measure them.
+    r["setup"].update(cuda=True, precision="bf16", gpu="a GPU", device="cuda")
+    r["train"]["peak_bytes"] = r["eval"]["peak_bytes"] = 2**30
+    cuda_lines = [line for section in bench.PRINTERS for line in bench.PRINTERS[section](r)]
+    assert len(cuda_lines) == len(CPU_LINES)
+    assert "bf16 autocast, channels_last, batch 4): " in cuda_lines[9] and "peak 1.00 GiB" in cuda_lines[9]
+    assert cuda_lines[12].startswith("peak memory: training 1.00 GiB GPU")
