@@ -3,24 +3,27 @@
 Measures, on generated 1024x768 JPEGs in a KonIQ-format temporary dataset:
 
   (a) our input pipeline: every JPEG decoded and resized once into the uint8 cache
-      (`data.decoded_images`), then each epoch's training patches cut from the cached tensor
-      (`crops.train_positions` + `pipeline.gather_patches` + `augment` + `normalize`);
+      (`data.decoded_images`), then each epoch's training patches cut from the cached tensor by
+      `step.make_batch` (`pipeline.gather_patches` + `augment` + `normalize`), as training does;
   (b) the original HyperIQA way: for every patch, PIL open + convert RGB + resize to 512x384 +
       RandomCrop + flip + ToTensor + Normalize (torchvision), sequentially in one process, as its
       DataLoader does with 0 workers;
-  (c) a training step (forward, L1 loss, backward, AdamW step), bf16 autocast and channels_last on CUDA;
+  (c) training's own step (`step.Stepper`: forward, the config's loss, backward, optimiser step) on
+      batches from `step.make_batch`; the run config's precision and channels_last on CUDA;
   (d) evaluation (`evaluate.score_images`),
 
 plus parameters, GFLOPs of one patch forward and peak memory; on CUDA also the bare timm backbone's
 forward+backward, to show how much the HyperIQA head and optimiser cost. Both input pipelines run
 with one torch thread, so they compare like for like. The last line is the (a)/(b) patches/s ratio.
+
+Each measurement is a function returning a small dict of figures; `show` is the one place that
+turns figures into the printed lines, section by section as they are measured.
 """
 from __future__ import annotations
 
 import contextlib
 import math
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -28,51 +31,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from .models import FAMILIES
+from . import config as config_mod
+from .crops import train_positions
+from .device import autocast, cpu_model, resolve_device, synchronize
+from .measure import gflops_per_patch, parameters, time_loop
+from .models.registry import FAMILIES, check_model_config, input_size
+from .step import Stepper, make_batch
 
 SOURCE_SIZE = (1024, 768)  # KonIQ-10k's release resolution (width, height)
 WARMUP = 2  # untimed iterations before every timed loop
-
-
+MIN_ORIGINAL_PATCHES = 128  # (b) decodes at ~100 patches/s: fewer would time mostly noise
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-@contextlib.contextmanager
-def _threads(n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _load() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
+# generated test images
 
 
 def _make_jpeg(path: Path, rng: np.random.Generator) -> None:
@@ -98,51 +72,168 @@ def make_dataset(root: Path, n: int, seed: int = 0) -> None:
     (root / "koniq10k_distributions_sets.csv").write_text("\n".join(rows) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _load() -> str:
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def _batches(n: int, batch: int):
     for start in range(0, n, batch):
         yield slice(start, min(start + batch, n))
 
 
+def _rate(items: int, seconds: float) -> dict:
+    return {"items": items, "seconds": seconds, "per_s": items / seconds}
+
+
 # ---------------------------------------------------------------------------------------------
-# (a) and (b): input pipelines
+# setup
 
 
-def ours_epoch(images: torch.Tensor, per_image: int, patch: int, batch: int, color_jitter: bool,
-               seed: int, channels_last: bool, split: dict | None = None) -> int:
-    """One epoch of training batches cut from the cached images, as `train.train` does; returns patches.
+def bench_config(args) -> dict:
+    """The run config the benchmark trains with: defaults, the chosen model at its input size, --batch."""
+    for name in ("batch", "steps", "images", "eval_batch"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    model = {"name": args.model, "size": args.size}
+    check_model_config(model)  # a bad name or size fails here, before input_size
+    cfg = config_mod.load(None, {"name": "bench", "model": model,
+                                 "data": {"patch_size": input_size(model), "color_jitter": args.color_jitter},
+                                 "train": {"batch_size": args.batch, "device": args.device,
+                                           "compile": args.compile}})
+    patches = args.images * cfg["data"]["train_patches"]
+    if patches < args.batch:
+        raise ValueError(f"--images {args.images} give {patches} training patches, fewer than one --batch "
+                         f"of {args.batch}")
+    return cfg
 
-    With `split`, each stage is synchronised and its seconds added to split[stage].
-    """
-    from .crops import train_positions
+
+def setup(args, cfg: dict, device: torch.device) -> dict:
+    """What runs where: model, patch, batch, machine, threads, precision."""
+    cuda = device.type == "cuda"
+    return {"model": args.model, "size": args.size, "arch": FAMILIES[args.model][args.size][0],
+            "patch": cfg["data"]["patch_size"], "device": str(device), "cuda": cuda, "batch": args.batch,
+            "steps": args.steps, "cpus": os.cpu_count(), "cpu": cpu_model(),
+            "gpu": torch.cuda.get_device_name(device) if cuda else None, "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "load": _load(),
+            "precision": cfg["train"]["precision"] if cuda else "fp32", "compile": args.compile}
+
+
+def test_images(root: Path, n: int):
+    """The generated KonIQ-format dataset, and how long making it took."""
+    from .data import load_koniq
+
+    tic = time.perf_counter()
+    make_dataset(root, n)
+    ds = load_koniq(root)
+    paths = [ds.path(i) for i in range(len(ds.names))]
+    return ds, {"n": len(paths), "mean_kib": sum(p.stat().st_size for p in paths) / len(paths) / 1024,
+                "seconds": time.perf_counter() - tic}
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) our input pipeline
+
+
+def cache_images(ds, size: tuple[int, int], device: torch.device, cache_dir: Path):
+    """(a), once per dataset: decode+resize into the cache, then copy it to `device` as training does."""
+    from .data import dataset_hash, decoded_images
+
+    tic = time.perf_counter()
+    cache = decoded_images(ds, dataset_hash(ds), size, cache_dir=cache_dir)
+    build_s = time.perf_counter() - tic
+    tic = time.perf_counter()
+    images = torch.from_numpy(np.array(cache)).to(device)
+    synchronize(device)
+    return images, {"n": len(images), "build_s": build_s, "load_s": time.perf_counter() - tic,
+                    "size": size, "decode_threads": os.cpu_count()}
+
+
+def _positions(images: torch.Tensor, d: dict, per_image: int, seed: int):
+    n, h, w = images.shape[:3]
+    return train_positions(n, per_image, h, w, d["patch_size"], torch.Generator().manual_seed(seed))
+
+
+def ours_epoch(images: torch.Tensor, d: dict, per_image: int, batch: int, seed: int) -> int:
+    """One epoch of training batches cut from the cached images by `make_batch`; returns patches."""
+    index, corners, flips = _positions(images, d, per_image, seed)
+    for sl in _batches(len(index), batch):
+        make_batch(images, index[sl], corners[sl], flips[sl], d, images.device.type == "cuda")
+    return len(index)
+
+
+def stage_shares(images: torch.Tensor, d: dict, batch: int) -> dict[str, float]:
+    """Share of one epoch's cropping time in each stage of `make_batch`, each stage synchronised."""
     from .pipeline import augment, gather_patches, normalize
 
-    n, h, w = images.shape[:3]
-    gen = torch.Generator().manual_seed(seed)
-    idx, corners, flips = train_positions(n, per_image, h, w, patch, gen)
-    stages = (("gather_patches", lambda x, sl: gather_patches(images, idx[sl], corners[sl], patch)),
-              ("augment", lambda x, sl: augment(x, flips[sl], color_jitter)),
-              ("normalize", lambda x, sl: normalize(x, channels_last=channels_last)))
-    for sl in _batches(len(idx), batch):
+    index, corners, flips = _positions(images, d, d["train_patches"], 1)
+    jitter = d["jitter"] if d["color_jitter"] else None
+    stages = {"gather_patches": lambda x, sl: gather_patches(images, index[sl], corners[sl], d["patch_size"]),
+              "augment": lambda x, sl: augment(x, flips[sl], jitter),
+              "normalize": lambda x, sl: normalize(x, channels_last=images.device.type == "cuda")}
+    seconds = dict.fromkeys(stages, 0.0)
+    for sl in _batches(len(index), batch):
         x = None
-        for name, stage in stages:
-            if split is None:
-                x = stage(x, sl)
-                continue
+        for name, stage in stages.items():
             tic = time.perf_counter()
             x = stage(x, sl)
-            _sync(images.device)
-            split[name] = split.get(name, 0.0) + time.perf_counter() - tic
-    return len(idx)
+            synchronize(images.device)
+            seconds[name] += time.perf_counter() - tic
+    total = sum(seconds.values())
+    return {name: s / total for name, s in seconds.items()}
 
 
-def original_transform(patch: int, size: tuple[int, int], color_jitter: bool):
-    """The original HyperIQA KonIQ training transform, at this model's patch size (+ the study's ColorJitter)."""
+def _cropping_rate(images: torch.Tensor, d: dict, batch: int, threads: int) -> dict:
+    with _threads(threads):
+        ours_epoch(images[:1], d, 1, batch, 0)  # warm-up
+        ours_epoch(images, d, 1, batch, 0)
+        synchronize(images.device)
+        tic = time.perf_counter()
+        n = ours_epoch(images, d, d["train_patches"], batch, 1)
+        synchronize(images.device)
+        return _rate(n, time.perf_counter() - tic)
+
+
+def input_ours(images: torch.Tensor, d: dict, batch: int, threads: int) -> dict:
+    """(a) per epoch: patches/s on one thread (and on `threads` on CPU), and the share of each stage."""
+    out = {"one_thread": _cropping_rate(images, d, batch, 1), "per_image": d["train_patches"],
+           "color_jitter": d["color_jitter"]}
+    with _threads(1):
+        out["shares"] = stage_shares(images, d, batch)
+    if threads != 1 and images.device.type == "cpu":
+        out["threads"] = threads
+        out["many_threads"] = _cropping_rate(images, d, batch, threads)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) the original per-patch decode
+
+
+def original_transform(patch: int, size: tuple[int, int], jitter: list[float] | None):
+    """The original HyperIQA KonIQ training transform at this patch size (+ the study's ColorJitter)."""
     import torchvision.transforms as T
 
     from .pipeline import IMAGENET_MEAN, IMAGENET_STD
 
-    jitter = [T.ColorJitter(0.2, 0.2, 0.2, 0.1)] if color_jitter else []
-    return T.Compose([T.Resize((size[1], size[0])), T.RandomCrop(patch), T.RandomHorizontalFlip(), *jitter,
+    colour = [T.ColorJitter(*jitter)] if jitter else []
+    return T.Compose([T.Resize((size[1], size[0])), T.RandomCrop(patch), T.RandomHorizontalFlip(), *colour,
                       T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
@@ -157,256 +248,278 @@ def per_patch_decode(paths: list[Path], order: list[int], transform, batch: int)
     return len(order)
 
 
+def input_original(paths: list[Path], d: dict, n: int, batch: int) -> dict:
+    """(b): patches/s of the per-patch decode, on one thread, for (up to) `n` training patches."""
+    size = tuple(d["resize"])
+    jitter = d["jitter"] if d["color_jitter"] else None
+    transform = original_transform(d["patch_size"], size, jitter)
+    order = train_positions(len(paths), d["train_patches"], size[1], size[0], d["patch_size"],
+                            torch.Generator().manual_seed(2))[0][:n].tolist()
+    with _threads(1):
+        torch.manual_seed(0)
+        per_patch_decode(paths, order[:WARMUP], transform, batch)
+        tic = time.perf_counter()
+        n = per_patch_decode(paths, order, transform, batch)
+        seconds = time.perf_counter() - tic
+    return {**_rate(n, seconds), "size": size, "patch": d["patch_size"], "color_jitter": d["color_jitter"]}
+
+
 # ---------------------------------------------------------------------------------------------
-# (c) and (d): model
+# the model: size, cost, (c) train step, bare backbone, (d) evaluation
 
 
-def gflops_per_patch(model, patch: int, device: torch.device) -> float:
-    """Matmul/conv/attention FLOPs (2 per multiply-add) of one patch forward, fp32, eval mode."""
-    from torch.utils.flop_counter import FlopCounterMode
+def bench_model(cfg: dict, device: torch.device):
+    """The model as training builds it (seeded, channels_last on CUDA), and what runs it (compiled or not)."""
+    from .models.builder import build_model
 
-    was_training = model.training
-    model.eval()
-    x = torch.zeros(1, 3, patch, patch, device=device)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(x)
-    model.train(was_training)
-    return counter.get_total_flops() / 1e9
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg["model"]).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model, torch.compile(model) if cfg["train"]["compile"] else model
 
 
-def time_loop(step, n_warmup: int, n_timed: int, device: torch.device) -> float:
-    """Seconds for `n_timed` calls of `step(i)` after `n_warmup` untimed ones."""
-    for i in range(n_warmup):
-        step(i)
-    _sync(device)
+def model_cost(model, patch: int, device: torch.device) -> dict:
+    return {"parameters": parameters(model), "backbone_parameters": parameters(model.backbone),
+            "gflops": gflops_per_patch(model, patch, device), "patch": patch}
+
+
+def train_batches(images: torch.Tensor, mos: torch.Tensor, cfg: dict, n: int) -> list[tuple]:
+    """`n` training batches cut by `make_batch` beforehand, so (c) times the step alone."""
+    d, b = cfg["data"], cfg["train"]["batch_size"]
+    index, corners, flips = _positions(images, d, d["train_patches"], 3)
+    batches = []
+    for k in range(n):
+        start = (k * b) % len(index)
+        sl = slice(start, start + b) if start + b <= len(index) else slice(0, b)
+        x = make_batch(images, index[sl], corners[sl], flips[sl], d, images.device.type == "cuda")
+        batches.append((x, mos[index[sl].to(mos.device)] * cfg["train"]["label_scale"]))
+    return batches
+
+
+def train_step(model, forward, batches: list[tuple], t: dict, steps: int, device: torch.device) -> dict:
+    """(c): training's `Stepper` (forward, loss, backward, optimiser) timed over `steps` batches."""
+    from .optim import make_optimizer
+
+    opt, _ = make_optimizer(model, t, device)
+    stepper = Stepper(forward, model.parameters(), opt, t, device)
+    model.train()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    seconds = time_loop(lambda i: stepper(*batches[i]), WARMUP, steps, device)
+    opt.zero_grad(set_to_none=True)
+    held = sum(x.numel() * x.element_size() + y.numel() * y.element_size() for x, y in batches)
+    return {**_rate(steps * t["batch_size"], seconds), "ms_per_step": seconds / steps * 1000,
+            "loss": t["loss"], "optimizer": t["optimizer"], "batch": t["batch_size"], "batches_bytes": held,
+            "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
+
+
+def bare_backbone(model, batches: list[tuple], t: dict, steps: int, device: torch.device) -> dict:
+    """The timm backbone's forward_intermediates + backward alone, at the batch and precision of (c)."""
+    backbone = model.backbone.forward_intermediates
+    backbone = torch.compile(backbone) if t["compile"] else backbone
+
+    def step(i: int) -> None:
+        with autocast(device, t["precision"]):
+            feats = backbone(batches[i][0], indices=4, intermediates_only=True)
+        loss = sum(f.float().mean() for f in feats)
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        loss.item()  # one host sync per step, as the train step has
+
+    seconds = time_loop(step, WARMUP, steps, device)
+    model.zero_grad(set_to_none=True)
+    return {**_rate(steps * t["batch_size"], seconds), "ms_per_step": seconds / steps * 1000}
+
+
+def evaluation(forward, images: torch.Tensor, cfg: dict, n_images: int, eval_batch: int) -> dict:
+    """(d): `score_images` over the first `n_images` images with the config's test crops."""
+    from .config import parse_crops
+    from .evaluate import score_images
+
+    d, precision, device = cfg["data"], cfg["train"]["precision"], images.device
+    keys = np.arange(len(images))
+    if device.type == "cuda":  # warm-up: the timed call itself (allocator, kernels for both batch shapes)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        score_images(forward, images[:n_images], keys[:n_images], d["test_crops"], d["patch_size"],
+                     d["crop_seed"], precision, eval_batch)
+    else:  # warm-up: one patch
+        score_images(forward, images[:1], keys[:1], "center", d["patch_size"], d["crop_seed"], precision,
+                     eval_batch)
+    synchronize(device)
     tic = time.perf_counter()
-    for i in range(n_timed):
-        step(n_warmup + i)
-    _sync(device)
-    return time.perf_counter() - tic
+    score_images(forward, images[:n_images], keys[:n_images], d["test_crops"], d["patch_size"],
+                 d["crop_seed"], precision, eval_batch)
+    synchronize(device)
+    seconds = time.perf_counter() - tic
+    crops = parse_crops(d["test_crops"])[1]
+    return {**_rate(n_images, seconds), "patches_per_s": n_images * crops / seconds, "crops": d["test_crops"],
+            "eval_batch": eval_batch,
+            "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
+
+
+def memory() -> dict:
+    """Peak resident memory of the whole process, and the load average when the benchmark ends."""
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"rss_bytes": rss_kib * 1024, "load": _load()}
+
+
+# ---------------------------------------------------------------------------------------------
+# the printer: figures -> lines
 
 
 def _gib(nbytes: float) -> str:
     return f"{nbytes / 2**30:.2f} GiB"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _precision(s: dict, evaluating: bool = False) -> str:
+    """How (c) and (d) compute: autocast and memory format on CUDA, fp32 and threads on CPU."""
+    if s["cuda"]:
+        text = "bf16 autocast" if s["precision"] == "bf16" else "fp32"
+        text += "" if evaluating and s["precision"] == "bf16" else ", channels_last"
+    else:
+        text = f"fp32, {_plural(s['threads'], 'thread')}"
+    return text + ", torch.compile" * s["compile"]
+
+
+def _lines_setup(r: dict):
+    s = r["setup"]
+    gpu = f", GPU {s['gpu']}" if s["gpu"] else ""
+    yield (f"iqa bench: {s['model']} {s['size']} ({s['arch']}), {s['patch']} px patches, "
+           f"device {s['device']}, batch {s['batch']}, {_plural(s['steps'], 'timed step')} "
+           f"after {WARMUP} warm-up")
+    yield (f"machine: {s['cpus']} CPUs ({s['cpu']}){gpu}; torch {s['torch']}, "
+           f"{_plural(s['threads'], 'torch thread')} for (c) and (d), 1 for (a) and (b); "
+           f"load average {s['load']} at start")
+
+
+def _lines_ours(r: dict):
+    i, c, a, device = r["images"], r["cache"], r["ours"], r["setup"]["device"]
+    one = a["one_thread"]
+    yield (f"test images: {i['n']} generated {SOURCE_SIZE[0]}x{SOURCE_SIZE[1]} JPEGs "
+           f"(mean {i['mean_kib']:.0f} KiB) in {i['seconds']:.1f} s; "
+           f"cache size {c['size'][0]}x{c['size'][1]}, {a['per_image']} training patches per image")
+    yield (f"(a) decoded-image cache: {c['n']} images decoded+resized once in {c['build_s']:.3f} s "
+           f"({c['n'] / c['build_s']:.1f} images/s, {c['decode_threads']} decode threads); "
+           f"loaded to {device} in {c['load_s']:.3f} s")
+    where = f"on {device}" if r["setup"]["cuda"] else "1 torch thread"
+    yield (f"(a) per-epoch cropping (gather_patches+augment+normalize, color_jitter={a['color_jitter']}, "
+           f"{where}): {one['items']} patches in {one['seconds']:.3f} s = {one['per_s']:.0f} patches/s "
+           f"({one['per_s'] / a['per_image']:.1f} images/s at {a['per_image']} patches/image)")
+    yield "(a) time split: " + ", ".join(f"{k} {v:.0%}" for k, v in a["shares"].items())
+    first = one["items"] / (one["seconds"] + c["build_s"] + c["load_s"])
+    yield f"(a) first epoch including the cache build: {first:.0f} patches/s"
+    if "many_threads" in a:
+        many = a["many_threads"]["per_s"]
+        yield f"(a) per-epoch cropping with {a['threads']} torch threads: {many:.0f} patches/s"
+
+
+def _lines_original(r: dict):
+    b = r["original"]
+    yield (f"(b) per-patch decode (PIL open+RGB+Resize {b['size'][0]}x{b['size'][1]}+RandomCrop {b['patch']}+"
+           f"flip+{'ColorJitter+' * b['color_jitter']}ToTensor+Normalize, 1 process, 0 workers, "
+           f"1 torch thread): "
+           f"{b['items']} patches in {b['seconds']:.3f} s = {b['per_s']:.1f} patches/s")
+
+
+def _lines_model(r: dict):
+    m = r["model"]
+    yield (f"model: {m['parameters'] / 1e6:.3f} M parameters ({m['backbone_parameters'] / 1e6:.3f} M "
+           f"backbone), {m['gflops']:.3f} GFLOPs per {m['patch']} px patch forward (FlopCounterMode, "
+           f"2 per multiply-add)")
+
+
+def _lines_train(r: dict):
+    s, c = r["setup"], r["train"]
+    mem = (f", peak {_gib(c['peak_bytes'])} allocated (incl. {c['batches_bytes'] / 2**20:.0f} MiB of "
+           f"pre-cut batches)") if s["cuda"] else ""
+    yield (f"(c) train step (forward+{c['loss']} loss+backward+{c['optimizer']}, {_precision(s)}, batch "
+           f"{c['batch']}): {c['ms_per_step']:.1f} ms/step = {c['per_s']:.1f} images/s{mem}")
+
+
+def _lines_backbone(r: dict):
+    bb = r["backbone"]
+    yield (f"bare backbone forward_intermediates+backward ({_precision(r['setup'])}, "
+           f"batch {r['train']['batch']}): {bb['ms_per_step']:.1f} ms/step = {bb['per_s']:.1f} images/s")
+
+
+def _lines_eval(r: dict):
+    e = r["eval"]
+    mem = f", peak {_gib(e['peak_bytes'])} allocated" if r["setup"]["cuda"] else ""
+    yield (f"(d) evaluation (score_images, {e['crops']} crops, eval batch {e['eval_batch']}, "
+           f"{_precision(r['setup'], evaluating=True)}): {e['items']} images in {e['seconds']:.3f} s = "
+           f"{e['per_s']:.2f} images/s ({e['patches_per_s']:.1f} patches/s){mem}")
+
+
+def _lines_memory(r: dict):
+    m = r["memory"]
+    if r["setup"]["cuda"]:
+        yield (f"peak memory: training {_gib(r['train']['peak_bytes'])} GPU "
+               f"(torch.cuda.max_memory_allocated); host {_gib(m['rss_bytes'])} resident (ru_maxrss)")
+    else:
+        yield f"peak memory: {_gib(m['rss_bytes'])} resident (ru_maxrss, whole process)"
+    if "backbone" in r:
+        yield f"train step / bare backbone: {r['train']['per_s'] / r['backbone']['per_s']:.2f}"
+    yield f"load average {m['load']} at end"
+    speedup = r["ours"]["one_thread"]["per_s"] / r["original"]["per_s"]
+    yield f"input pipeline speedup vs per-patch decode: {speedup:.1f}x"
+
+
+PRINTERS = {"setup": _lines_setup, "ours": _lines_ours, "original": _lines_original, "model": _lines_model,
+            "train": _lines_train, "backbone": _lines_backbone, "eval": _lines_eval, "memory": _lines_memory}
+
+
+def show(figures: dict, section: str) -> None:
+    """Print `section`'s lines as soon as its figures are in: a killed run keeps what it had measured."""
+    print("\n".join(PRINTERS[section](figures)), flush=True)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
-def run(args) -> None:
+def run(args) -> dict:
+    """Measure and print everything; return the figures, by section."""
     if getattr(args, "threads", None) is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     with _threads(args.threads or torch.get_num_threads()):
-        _run(args)
+        return _measure(args)
 
 
-def _run(args) -> None:
-    from . import config as config_mod
-    from .crops import parse_crops, train_positions
-    from .data import dataset_hash, decoded_images, load_koniq
-    from .evaluate import autocast, score_images
-    from .models import build_model, count_parameters, input_size
-    from .pipeline import augment, gather_patches, normalize
-    from .train import make_optimizer, resolve_device
-
-    for name in ("batch", "steps", "images", "eval_batch"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    cfg = config_mod.load(None, {"model": {"name": args.model, "size": args.size}})
-    patch = input_size(cfg["model"])
-    cfg = config_mod.load(None, {"name": "bench", "model": {"name": args.model, "size": args.size},
-                                 "data": {"patch_size": patch, "color_jitter": args.color_jitter},
-                                 "train": {"batch_size": args.batch, "device": args.device,
-                                           "compile": args.compile}})
+def _measure(args) -> dict:
+    cfg = bench_config(args)
     d, t = cfg["data"], cfg["train"]
-    if args.images * d["train_patches"] < args.batch:
-        raise ValueError(f"--images {args.images} give {args.images * d['train_patches']} training patches, "
-                         f"fewer than one --batch of {args.batch}")
     device = resolve_device(t["device"])
-    cuda = device.type == "cuda"
-    amp = t["amp"] and cuda
-    size = tuple(d["resize"])  # (width, height) of the cache
-    per_image = d["train_patches"]
-    threads = torch.get_num_threads()
-    arch = FAMILIES[args.model][args.size][0]
-
-    print(f"iqa bench: {args.model} {args.size} ({arch}), {patch} px patches, device {device}, "
-          f"batch {args.batch}, {args.steps} timed steps after {WARMUP} warm-up")
-    gpu = f", GPU {torch.cuda.get_device_name(device)}" if cuda else ""
-    print(f"machine: {os.cpu_count()} CPUs ({_cpu_model()}){gpu}; torch {torch.__version__}, "
-          f"{threads} torch thread{'s' * (threads != 1)} for (c) and (d), 1 for (a) and (b); load average {_load()} at start")
-
+    r = {"setup": setup(args, cfg, device)}
+    show(r, "setup")
     with tempfile.TemporaryDirectory(prefix="iqa-bench-") as tmp:
-        root = Path(tmp) / "koniq"
-        tic = time.perf_counter()
-        make_dataset(root, args.images)
-        ds = load_koniq(root)
-        ds_hash = dataset_hash(ds)
+        ds, r["images"] = test_images(Path(tmp) / "koniq", args.images)
+        images, r["cache"] = cache_images(ds, tuple(d["resize"]), device, Path(tmp) / "cache")
+        r["ours"] = input_ours(images, d, args.batch, r["setup"]["threads"])
+        show(r, "ours")
         paths = [ds.path(i) for i in range(len(ds.names))]
-        mean_kb = sum(p.stat().st_size for p in paths) / len(paths) / 1024
-        print(f"test images: {len(paths)} generated {SOURCE_SIZE[0]}x{SOURCE_SIZE[1]} JPEGs (mean {mean_kb:.0f} KiB) "
-              f"in {time.perf_counter() - tic:.1f} s; cache size {size[0]}x{size[1]}, "
-              f"{per_image} training patches per image")
+        n_original = max(args.steps * args.batch, MIN_ORIGINAL_PATCHES)
+        r["original"] = input_original(paths, d, n_original, args.batch)
+        show(r, "original")
 
-        # ---- (a) ours: decode once, then crop tensors
-        tic = time.perf_counter()
-        cache = decoded_images(ds, ds_hash, size, cache_dir=Path(tmp) / "cache")
-        build_s = time.perf_counter() - tic
-        tic = time.perf_counter()
-        images = torch.from_numpy(np.array(cache)).to(device)  # a copy in RAM, as train.load_data makes
-        _sync(device)
-        load_s = time.perf_counter() - tic
-        del cache
-        print(f"(a) decoded-image cache: {len(paths)} images decoded+resized once in {build_s:.3f} s "
-              f"({len(paths) / build_s:.1f} images/s, {os.cpu_count()} decode threads); "
-              f"loaded to {device} in {load_s:.3f} s")
-
-        def our_rate(n_threads: int) -> tuple[int, float]:
-            with _threads(n_threads):
-                ours_epoch(images[:1], 1, patch, args.batch, d["color_jitter"], 0, cuda)  # warm-up
-                ours_epoch(images, 1, patch, args.batch, d["color_jitter"], 0, cuda)
-                _sync(device)
-                tic = time.perf_counter()
-                n = ours_epoch(images, per_image, patch, args.batch, d["color_jitter"], 1, cuda)
-                _sync(device)
-                return n, time.perf_counter() - tic
-
-        n_a, a_s = our_rate(1)
-        a_rate = n_a / a_s
-        where = f"on {device}" if cuda else "1 torch thread"
-        print(f"(a) per-epoch cropping (gather_patches+augment+normalize, color_jitter={d['color_jitter']}, "
-              f"{where}): {n_a} patches in {a_s:.3f} s = {a_rate:.0f} patches/s "
-              f"({a_rate / per_image:.1f} images/s at {per_image} patches/image)")
-        split: dict[str, float] = {}
-        with _threads(1):
-            ours_epoch(images, per_image, patch, args.batch, d["color_jitter"], 1, cuda, split)
-        total = sum(split.values())
-        print("(a) time split: " + ", ".join(f"{k} {v / total:.0%}" for k, v in split.items()))
-        first = n_a / (a_s + build_s + load_s)
-        print(f"(a) first epoch including the cache build: {first:.0f} patches/s")
-        if threads != 1 and not cuda:
-            n2, s2 = our_rate(threads)
-            print(f"(a) per-epoch cropping with {threads} torch threads: {n2 / s2:.0f} patches/s")
-
-        # ---- (b) the original: decode + resize per patch
-        transform = original_transform(patch, size, d["color_jitter"])
-        n_b = max(args.steps * args.batch, 128)
-        order = train_positions(len(paths), per_image, size[1], size[0], patch,
-                                torch.Generator().manual_seed(2))[0][:n_b].tolist()
-        with _threads(1):
-            torch.manual_seed(0)
-            per_patch_decode(paths, order[:WARMUP], transform, args.batch)
-            tic = time.perf_counter()
-            per_patch_decode(paths, order, transform, args.batch)
-            b_s = time.perf_counter() - tic
-        b_rate = n_b / b_s
-        print(f"(b) per-patch decode (PIL open+RGB+Resize {size[0]}x{size[1]}+RandomCrop {patch}+flip+"
-              f"{'ColorJitter+' * d['color_jitter']}"
-              f"ToTensor+Normalize, 1 process, 0 workers, 1 torch thread): {n_b} patches in {b_s:.3f} s = "
-              f"{b_rate:.1f} patches/s")
-
-        # ---- model: size and cost
-        torch.manual_seed(cfg["seed"])
-        model = build_model(cfg["model"]).to(device)
-        if cuda:
-            model = model.to(memory_format=torch.channels_last)
-        n_params = count_parameters(model)
-        gflops = gflops_per_patch(model, patch, device)
-        print(f"model: {n_params / 1e6:.3f} M parameters ({count_parameters(model.backbone) / 1e6:.3f} M backbone), "
-              f"{gflops:.3f} GFLOPs per {patch} px patch forward (FlopCounterMode, 2 per multiply-add)")
-
-        forward = torch.compile(model) if args.compile else model  # compiled in the warm-up steps
-        # ---- (c) training step
-        gen = torch.Generator().manual_seed(3)
-        idx, corners, flips = train_positions(len(paths), per_image, size[1], size[0], patch, gen)
-        mos = torch.from_numpy(ds.mos).to(device) * t["label_scale"]
-        n_batches = WARMUP + args.steps
-        batches = []
-        for k in range(n_batches):
-            sl = slice((k * args.batch) % len(idx), (k * args.batch) % len(idx) + args.batch)
-            if sl.stop > len(idx):
-                sl = slice(0, args.batch)
-            x = gather_patches(images, idx[sl], corners[sl], patch)
-            x = normalize(augment(x, flips[sl], d["color_jitter"]), channels_last=cuda)
-            batches.append((x, mos[idx[sl].to(device)]))
-        opt, _ = make_optimizer(model, t, device)
-        model.train()
-
-        def train_step(i: int) -> None:
-            x, y = batches[i]
-            with autocast(device, amp):
-                pred, _ = forward(x)
-            loss = F.l1_loss(pred, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        c_s = time_loop(train_step, WARMUP, args.steps, device)
-        train_rate = args.steps * args.batch / c_s
-        peak_train = torch.cuda.max_memory_allocated(device) if cuda else None
-        prec = "bf16 autocast, channels_last" if cuda else f"fp32, {threads} thread{'s' * (threads != 1)}"
-        prec += ", torch.compile" * args.compile
-        held = sum(x.numel() * x.element_size() + y.numel() * y.element_size() for x, y in batches)
-        mem = f", peak {_gib(peak_train)} allocated (incl. {held / 2**20:.0f} MiB of pre-cut batches)" if cuda else ""
-        print(f"(c) train step (forward+L1+backward+AdamW, {prec}, batch {args.batch}): "
-              f"{c_s / args.steps * 1000:.1f} ms/step = {train_rate:.1f} images/s{mem}")
-
-        # ---- bare backbone forward+backward (CUDA; on CPU with --bare-backbone)
-        bb_rate = None
-        if cuda or args.bare_backbone:
-            backbone = model.backbone.forward_intermediates
-            backbone = torch.compile(backbone) if args.compile else backbone
-
-            def backbone_step(i: int) -> None:
-                x, _ = batches[i]
-                with autocast(device, amp):
-                    feats = backbone(x, indices=4, intermediates_only=True)
-                loss = sum(f.float().mean() for f in feats)
-                model.zero_grad(set_to_none=True)
-                loss.backward()
-
-            bb_s = time_loop(backbone_step, WARMUP, args.steps, device)
-            bb_rate = args.steps * args.batch / bb_s
-            model.zero_grad(set_to_none=True)
-            print(f"bare backbone forward_intermediates+backward ({prec}, batch {args.batch}): "
-                  f"{bb_s / args.steps * 1000:.1f} ms/step = {bb_rate:.1f} images/s")
-
-        # ---- (d) evaluation
-        crops_per_image = parse_crops(d["test_crops"])[1]
-        n_eval = min(len(paths), max(1, math.ceil(args.steps * args.batch / crops_per_image)))
+        model, forward = bench_model(cfg, device)
+        r["model"] = model_cost(model, d["patch_size"], device)
+        show(r, "model")
+        batches = train_batches(images, torch.from_numpy(ds.mos).to(device), cfg, WARMUP + args.steps)
+        r["train"] = train_step(model, forward, batches, t, args.steps, device)
+        show(r, "train")
+        if device.type == "cuda" or args.bare_backbone:
+            r["backbone"] = bare_backbone(model, batches, t, args.steps, device)
+            show(r, "backbone")
         del batches
-        opt.zero_grad(set_to_none=True)
-        if cuda:
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(device)
-        keys = np.arange(len(paths))
-        if cuda:  # warm-up: the timed call itself (allocator, kernels for both batch shapes)
-            score_images(forward, images[:n_eval], keys[:n_eval], d["test_crops"], patch, d["crop_seed"], amp,
-                         args.eval_batch)
-        else:  # warm-up: one patch
-            score_images(forward, images[:1], keys[:1], "center", patch, d["crop_seed"], amp, args.eval_batch)
-        _sync(device)
-        tic = time.perf_counter()
-        score_images(forward, images[:n_eval], keys[:n_eval], d["test_crops"], patch, d["crop_seed"], amp,
-                     args.eval_batch)
-        _sync(device)
-        d_s = time.perf_counter() - tic
-        mem = f", peak {_gib(torch.cuda.max_memory_allocated(device))} allocated" if cuda else ""
-        eval_prec = "bf16 autocast" if amp else prec
-        print(f"(d) evaluation (score_images, {d['test_crops']} crops, eval batch {args.eval_batch}, "
-              f"{eval_prec}): {n_eval} images in {d_s:.3f} s = "
-              f"{n_eval / d_s:.2f} images/s ({n_eval * crops_per_image / d_s:.1f} patches/s){mem}")
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    if cuda:
-        print(f"peak memory: training {_gib(peak_train)} GPU (torch.cuda.max_memory_allocated); "
-              f"host {_gib(rss)} resident (ru_maxrss)")
-    else:
-        print(f"peak memory: {_gib(rss)} resident (ru_maxrss, whole process)")
-    if bb_rate is not None:
-        print(f"train step / bare backbone: {train_rate / bb_rate:.2f}")
-    print(f"load average {_load()} at end")
-    print(f"input pipeline speedup vs per-patch decode: {a_rate / b_rate:.1f}x")
+        # as many test patches as (c) trained on, in whole images
+        n_eval = math.ceil(args.steps * args.batch / config_mod.parse_crops(d["test_crops"])[1])
+        r["eval"] = evaluation(forward, images, cfg, min(len(images), n_eval), args.eval_batch)
+        show(r, "eval")
+    r["memory"] = memory()
+    show(r, "memory")
+    return r

@@ -1,4 +1,5 @@
-"""`iqa` command line: train, evaluate, predict, score, models, make-synthetic, aggregate, audit, bench."""
+"""`iqa` command line: train, evaluate, predict, score, models, make-synthetic, aggregate, audit, bench,
+complexity."""
 from __future__ import annotations
 
 import argparse
@@ -141,6 +142,33 @@ def cmd_bench(args) -> None:
     run(args)
 
 
+def add_complexity_arguments(p) -> None:
+    from .models.registry import FAMILIES
+
+    p.add_argument("--config", help="the model of a run: its YAML run config or its model.safetensors")
+    p.add_argument("--model", choices=sorted(FAMILIES), help="without --config: the model to build")
+    p.add_argument("--size", help="without --config: see `iqa models`")
+    p.add_argument("--head", choices=["original", "seed"], help="(default: original, or the config's)")
+    p.add_argument("--multiscale", action=argparse.BooleanOptionalAction,
+                   help="(default: the config's; else on for swin_hyperiqa, off for hyperiqa_resnet50)")
+    p.add_argument("--attention", action=argparse.BooleanOptionalAction,
+                   help="attention fusion (default: as --multiscale)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast, CUDA only")
+    p.add_argument("--batch", type=int, default=32, help="patches per forward for the throughput")
+    p.add_argument("--warmup", type=int, default=5, help="untimed forwards before each timed series")
+    p.add_argument("--repeats", type=int, default=20, help="timed forwards at batch 1 and at --batch")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--out", help="JSON file to write (default: print the JSON)")
+    p.set_defaults(func=cmd_complexity)
+
+
+def cmd_complexity(args) -> None:
+    from .complexity import run
+
+    run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="iqa", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -183,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="measure input pipeline, training and evaluation throughput")
     add_bench_arguments(s)
+
+    s = sub.add_parser("complexity", help="parameters, GFLOPs, latency and throughput of one model, as JSON")
+    add_complexity_arguments(s)
 
     s = sub.add_parser("make-synthetic", help="write the seeded synthetic dataset")
     s.add_argument("dir")

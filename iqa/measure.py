@@ -42,16 +42,24 @@ def time_loop(step, n_warmup: int, n_timed: int, device: torch.device) -> float:
 
 @torch.inference_mode()
 def inference_seconds(model, patch: int, batch: int, device: torch.device, precision: str,
-                      n_warmup: int = 3, n_timed: int = 10) -> float:
-    """Median-free mean seconds of one eval-mode forward of `batch` patches."""
+                      n_warmup: int = 3, n_timed: int = 10, channels_last: bool = False) -> list[float]:
+    """Seconds of each of `n_timed` eval-mode forwards of `batch` patches, after `n_warmup` untimed ones.
+
+    Each forward is timed on its own (synchronised on CUDA), so callers can take the median.
+    """
     was_training = model.training
     model.eval()
-    x = torch.randn(batch, 3, patch, patch, device=device)
-
-    def forward(_):
+    x = torch.randn(batch, 3, patch, patch, generator=torch.Generator().manual_seed(0)).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    seconds = []
+    for i in range(n_warmup + n_timed):
+        synchronize(device)
+        tic = time.perf_counter()
         with autocast(device, precision):
             model(x)
-
-    seconds = time_loop(forward, n_warmup, n_timed, device) / n_timed
+        synchronize(device)
+        if i >= n_warmup:
+            seconds.append(time.perf_counter() - tic)
     model.train(was_training)
     return seconds

@@ -53,16 +53,9 @@ def save_model(path: Path, model, cfg: dict) -> None:
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
-def load_model(path: str | Path, overrides=()):
-    """Model (eval mode), resolved config and device from a run's model.safetensors (config in its metadata).
-
-    `overrides` are `key=value` texts (as `--set` takes them) applied to the stored config.
-    """
+def saved_config(path: str | Path) -> dict:
+    """The run config a `save_model` file carries in its metadata, over the defaults (not yet validated)."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    from .device import resolve_device
-    from .models.builder import build_model
 
     if not Path(path).is_file():
         raise DataError(f"checkpoint not found: {path}")
@@ -70,7 +63,20 @@ def load_model(path: str | Path, overrides=()):
         meta = f.metadata() or {}
     if "config" not in meta:
         raise DataError(f"{path}: no config in the checkpoint metadata; was it written by `iqa train`?")
-    cfg = config_mod.merge(json.loads(meta["config"]), {}, where=str(path))
+    return config_mod.merge(config_mod.DEFAULTS, json.loads(meta["config"]), where=str(path))
+
+
+def load_model(path: str | Path, overrides=()):
+    """Model (eval mode), resolved config and device from a run's model.safetensors (config in its metadata).
+
+    `overrides` are `key=value` texts (as `--set` takes them) applied to the stored config.
+    """
+    from safetensors.torch import load_file
+
+    from .device import resolve_device
+    from .models.builder import build_model
+
+    cfg = saved_config(path)
     for text in overrides:
         cfg = config_mod.merge(cfg, config_mod.parse_override(text), where=f"--set {text}")
     config_mod.validate(cfg)
