@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/complexity.smk"
 include: "workflow/rules/aggregate.smk"
 
 
@@ -30,6 +31,7 @@ rule all:
         # and only this makes a plain rerun train the runs that are still missing.
         run_metrics(),
         score_metrics(),
+        complexity_files(),
         "results/runs.csv",
         table_files(),
         figure_files(),

@@ -39,6 +39,7 @@ _LAST_TABLES = (
     ("cross_dataset", "Cross-dataset: models trained here, scored without retraining on other datasets",
      "cross_dataset", "cross_dataset"),
     ("contributions", "Contribution of each component (SRCC points x100)", "contributions", "factorial"),
+    ("complexity", "Computational cost of each model, measured, beside its accuracy", "complexity", "complexity"),
     ("sota", "Comparison with published methods (quoted) beside this study's measured rows", "sota", "sota"),
     ("hyperparameters", "Hyperparameters of the runs that produced the tables", "hyperparameters", "experiments"),
     ("training_log", "Per-epoch log of the best-validation run", "training_log", "experiments"),

@@ -163,6 +163,11 @@ def run_dir(results: Path, rid: str) -> Path:
 def recompute_cell(results: Path, c: dict) -> float | None:
     """A table cell recomputed from the runs' predictions.csv, the way the table computed it."""
     stat, metric = c["stat"], c["metric"]
+    if stat in ("measured", "measured_ratio"):  # read back from the complexity job's JSON
+        value = json.loads((results / c["source"]).read_text())[metric] * c.get("scale", 1.0)
+        if stat == "measured_ratio":
+            value = json.loads((results / c["ref_source"]).read_text())[metric] / value
+        return value
     if stat in ("label", "quoted", "config", "history", "count") or metric not in ("srcc", "plcc", "krcc", "rmse"):
         return None
 

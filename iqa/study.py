@@ -119,4 +119,27 @@ def expand(study_cfg: dict) -> Study:
                 by_hash[h] = config_mod.run_id(run_cfg)
                 study.runs[by_hash[h]] = run_cfg
             study.cells[name][k] = by_hash[h]
+    check_references(study_cfg, study)
     return study
+
+
+def referenced_experiments(study_cfg: dict) -> dict[str, list[str]]:
+    """Where the study config names experiments outside `experiments:` -> the names it uses."""
+    tables = study_cfg.get("tables") or {}
+    refs = {f"tables.{k}": list(v) for k, v in tables.items() if isinstance(v, list)}
+    refs["tables.best_of"] = [tables["best_of"]] if tables.get("best_of") else []
+    refs["tables.contributions"] = [e for pair in (tables.get("contributions") or {}).values() for e in pair]
+    refs["tables.controls"] = [e for c in (tables.get("controls") or {}).values() for e in (c["run"], c["reference"])]
+    refs["tables.selection"] = [e for pair in (tables.get("selection") or {}).items() for e in pair]
+    for section in ("cross_dataset", "complexity"):
+        refs[f"{section}.experiments"] = list((study_cfg.get(section) or {}).get("experiments", []))
+    refs["sota.measured"] = list((study_cfg.get("sota") or {}).get("measured", []))
+    refs["factorial.of"] = [study_cfg["factorial"]["of"]] if study_cfg.get("factorial") else []
+    return refs
+
+
+def check_references(study_cfg: dict, study: Study) -> None:
+    for where, names in referenced_experiments(study_cfg).items():
+        for name in names:
+            if name not in study.cells:
+                raise config_mod.ConfigError(f"{where}: '{name}' names no experiment")

@@ -301,6 +301,39 @@ def cross_dataset(spec, b: Builder) -> Table:
     return t
 
 
+COMPLEXITY_COLUMNS = (("params_m", "parameters", 1e-6), ("head_params_m", "head_parameters", 1e-6),
+                      ("gflops", "gflops", 1.0), ("latency_ms", "latency_ms", 1.0),
+                      ("images_per_s", "throughput_images_per_s", 1.0))
+
+
+def complexity(spec, b: Builder) -> Table:
+    """Measured cost of each experiment's model (one job per model, on the machine it ran on) beside its
+    accuracy; speed relative to the first row's latency."""
+    t = Table(spec.name, spec.caption)
+    rows = b.cfg["complexity"]["experiments"]
+    measured = {}
+    for e in rows:
+        path = b.results / "complexity" / f"{e}.json"
+        if not path.is_file():
+            t.note(f"{e}: {path} missing (its complexity job has not run)")
+            continue
+        measured[e] = json.loads(path.read_text())
+        for col, key, scale in COMPLEXITY_COLUMNS:
+            t.put(e, col, measured[e][key] * scale, [], "measured", key, source=f"complexity/{e}.json", scale=scale)
+        ids = list(b.split_runs(e).values())
+        for m in METRICS:
+            t.put(e, f"{m}_median", cell("median", [b.value(r, m) for r in ids]), ids, "median", m)
+    if rows[0] in measured:
+        for e in measured:
+            t.put(e, f"speed_vs_{rows[0]}", measured[rows[0]]["latency_ms"] / measured[e]["latency_ms"], [],
+                  "measured_ratio", "latency_ms", source=f"complexity/{e}.json", ref_source=f"complexity/{rows[0]}.json")
+    for e, m in measured.items():
+        t.note(f"{e}: {m['device_name']} ({m['device']}), {m['precision']}, latency at batch 1 (median of "
+               f"{m['repeats']}), throughput at batch {m['throughput_batch']}; unit: {m['unit']}; "
+               f"FLOPs: {m['flops_counting']}")
+    return t
+
+
 def sota(spec, b: Builder) -> Table:
     """Published results (quoted from their papers, marked so, never used in any statistic) beside this
     study's measured rows (median over splits)."""

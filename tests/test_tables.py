@@ -48,6 +48,7 @@ NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C3_shuffled": None}
 def fabricated_study(tmp_path):
     cfg = yaml.safe_load(open("config.yaml"))
     cfg["sweeps"] = {"lr": {"of": "C3", "key": "train.lr", "values": [1e-4, 3e-4]}}
+    cfg["complexity"]["experiments"] = ["C0", "C3"]
     study = expand(cfg)
     results = tmp_path / "results"
     mos = np.linspace(5, 95, 80)
@@ -57,6 +58,13 @@ def fabricated_study(tmp_path):
         noise = NOISE.get(exp, 12.0)
         pred = rng.permutation(mos) if noise is None else mos + rng.normal(0, noise, len(mos))
         write_run(results / "runs" / rid, run_cfg, mos, pred)
+    for k, e in enumerate(cfg["complexity"]["experiments"]):
+        figures = {"parameters": 1e6 * (k + 1), "head_parameters": 2e5, "gflops": 0.1 * (k + 1),
+                   "latency_ms": 5.0 + k, "throughput_images_per_s": 100.0 / (k + 1), "device": "cpu",
+                   "device_name": "test CPU", "precision": "fp32", "repeats": 20, "throughput_batch": 32,
+                   "unit": "one 64x64 patch forward", "flops_counting": "2 per multiply-add"}
+        (results / "complexity").mkdir(exist_ok=True)
+        (results / "complexity" / f"{e}.json").write_text(json.dumps(figures))
     return cfg, study, results
 
 

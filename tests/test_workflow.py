@@ -60,7 +60,8 @@ def test_a_thousand_run_study_expands_and_dry_runs_quickly(tmp_path):
     cfg["splits"] = list(range(50))
     cfg["sweeps"] = {"lr": {"of": "C3", "key": "train.lr", "values": [1e-5 * (k + 1) for k in range(19)]}}
     cfg["experiments"] = {"C3": {}}
-    cfg.pop("factorial")
+    for section in ("factorial", "cross_dataset", "complexity", "sota"):
+        cfg.pop(section)
     cfg["tables"] = {"best_of": "C3"}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert len(expand(cfg).runs) == 1000
@@ -77,6 +78,7 @@ def test_a_thousand_run_study_expands_and_dry_runs_quickly(tmp_path):
     (lambda c: c["base"]["train"].update(lrate=1e-3), "did you mean 'train.lr'"),
     (lambda c: c["experiments"]["C2"]["model"].update(size="huge"), "experiment 'C2'"),
     (lambda c: c["experiments"]["C2"].update({"of": "C9"}), "C9"),
+    (lambda c: c["tables"]["main"].append("C7"), "tables.main: 'C7' names no experiment"),
     (lambda c: c["resources"]["train"].update(gpu=-1), "gpu"),
     # a size the model runs at 224 px, in a study whose patches are 64 px: caught before any job starts
     (lambda c: c["sweeps"]["size"].update(values=["nano", "tiny"]), "experiment 'size=tiny': 'data.patch_size'"),
@@ -93,7 +95,8 @@ def test_bad_study_config_fails_before_any_job(tmp_path, edit, message):
 
 def small_study():
     cfg = load("config.yaml")
-    cfg.pop("factorial")
+    for section in ("factorial", "cross_dataset", "complexity", "sota"):
+        cfg.pop(section)
     cfg["dataset"] = {"synthetic": {"n": 60, "seed": 2}}
     cfg["splits"] = [0, 1]
     cfg["base"]["train"].update(epochs=1)

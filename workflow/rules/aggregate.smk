@@ -2,6 +2,7 @@ rule aggregate:
     input:
         run_metrics(),
         score_metrics(),
+        complexity_files(),
     output:
         "results/runs.csv",
         [

@@ -36,6 +36,10 @@ def run_metrics():
     return expand("results/runs/{run_id}/metrics.json", run_id=sorted(STUDY.runs))
 
 
+def complexity_files():
+    return expand("results/complexity/{experiment}.json", experiment=(config.get("complexity") or {}).get("experiments", []))
+
+
 def score_metrics():
     return [f"results/scores/{name}/{rid}/metrics.json" for name, rid in CROSS_DATASET]
 
