@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+try:
+    import matplotlib
+except ModuleNotFoundError as missing:  # optional: only figures need it
+    raise ModuleNotFoundError("iqa's figures need matplotlib: pip install 'iqa[plots]'",
+                              name="matplotlib") from missing
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import socket
 import subprocess
 from importlib import metadata
@@ -13,6 +14,7 @@ import torch
 
 PACKAGES = ("iqa", "torch", "torchvision", "timm", "numpy", "pandas", "scipy", "pillow", "snakemake")
 SOURCE_DIR = Path(__file__).resolve().parent.parent
+LOCK_FILE = SOURCE_DIR / "requirements.lock"
 
 
 def git_state(path: Path = SOURCE_DIR) -> dict:
@@ -38,6 +40,20 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def environment(lock: Path = LOCK_FILE) -> dict:
+    """sha256 of the lock the checkout installs from (None without one) and every installed distribution.
+
+    Distribution names are in the form package indexes compare (PEP 503), so they match the lock's;
+    where a name is installed twice, the one import finds first (earlier on sys.path) is recorded.
+    """
+    lock_sha256 = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        if dist.metadata["Name"]:  # a half-removed install leaves a folder without a name: not installed
+            found.setdefault(re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower(), dist.version)
+    return {"lock_sha256": lock_sha256, "distributions": dict(sorted(found.items()))}
 
 
 def machine(device: torch.device) -> dict:
