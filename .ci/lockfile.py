@@ -60,7 +60,8 @@ def without(text: str, excluded: set[str]) -> str:
     dropped = set(excluded)
     grew = True
     while grew:
-        orphans = {n for n, e in by_name.items() if n not in dropped and requirers(e) and requirers(e) <= dropped}
+        orphans = {name for name, entry in by_name.items()
+                   if name not in dropped and requirers(entry) and requirers(entry) <= dropped}
         dropped |= orphans
         grew = bool(orphans)
     kept = [entry for name, entry in by_name.items() if name not in dropped]
@@ -71,7 +72,8 @@ def installed() -> dict[str, str]:
     """{name: version} of the running Python's distributions; the first on sys.path wins, as for import."""
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        found.setdefault(canonical(dist.metadata["Name"]), dist.version)
+        if dist.metadata["Name"]:  # a half-removed install leaves a folder without a name: not installed
+            found.setdefault(canonical(dist.metadata["Name"]), dist.version)
     return found
 
 
@@ -83,7 +85,8 @@ def differences(locked: dict[str, str], present: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("verify", "strays", "without") or (argv[0] == "without") != (len(argv) > 1):
+    commands = ("verify", "strays", "without")
+    if not argv or argv[0] not in commands or (argv[0] == "without") != (len(argv) > 1):
         raise SystemExit(__doc__)
     text = LOCK.read_text()
     if argv[0] == "without":
@@ -92,8 +95,8 @@ def main(argv: list[str]) -> int:
         print("\n".join(sorted(installed().keys() - pins(text).keys() - {PROJECT})))
     else:
         diff = differences(pins(text), installed())
-        print("\n".join([f"{sys.prefix} differs from {LOCK}:", *diff]) if diff else
-              f"{sys.prefix} holds exactly the {len(pins(text))} distributions of {LOCK.name}")
+        same = f"{sys.prefix} holds exactly the {len(pins(text))} distributions of {LOCK.name}"
+        print("\n".join([f"{sys.prefix} differs from {LOCK}:", *diff]) if diff else same)
         return 1 if diff else 0
     return 0
 

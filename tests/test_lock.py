@@ -46,7 +46,7 @@ def test_every_requirement_of_pyproject_is_pinned_in_the_lock_within_its_bounds(
         req = Requirement(text)
         name = lockfile.canonical(req.name)
         assert name in pins, f"{text} (pyproject.toml) is not in requirements.lock"
-        assert req.specifier.contains(pins[name]), f"requirements.lock pins {name}=={pins[name]}, outside {text}"
+        assert req.specifier.contains(pins[name]), f"requirements.lock pins {name}=={pins[name]}: not {text}"
 
 
 def test_without_drops_the_named_packages_and_what_only_they_need():
@@ -66,7 +66,10 @@ def test_differences_name_missing_extra_and_changed_distributions_but_not_the_pr
     locked = {"app-core": "1.0", "big-gpu": "2.0", "shared-util": "4.0"}
     present = {"app-core": "1.0", "big-gpu": "2.1", "stray": "0.1", "iqa": "0.1.0"}
     assert lockfile.differences(locked, present) == [
-        "big-gpu: lock 2.0, installed 2.1", "shared-util: lock 4.0, installed -", "stray: lock -, installed 0.1"]
+        "big-gpu: lock 2.0, installed 2.1",
+        "shared-util: lock 4.0, installed -",
+        "stray: lock -, installed 0.1",
+    ]
     assert lockfile.differences(locked, dict(locked)) == []
 
 
