@@ -91,7 +91,7 @@ def run_provenance(cfg: dict, model, device: torch.device, data_info: dict, hist
     patches = steps * cfg["train"]["batch_size"] * len(history)
     return {
         **git_state(), "source_hash": source_hash(), "config_hash": config_mod.config_hash(cfg), **data_info,
-        "seed": cfg["seed"], "versions": versions(), **machine(device),
+        "seed": cfg["seed"], "versions": versions(), "environment": environment(), **machine(device),
         "parameters": parameters(model),
         "gflops_per_patch": gflops_per_patch(model, cfg["data"]["patch_size"], device),
         "train_patches_per_second": round(patches / max(train_seconds, 1e-9), 2),

@@ -80,7 +80,7 @@ def note_code_versions(all_tables, runs: dict) -> None:
         per = {v: sorted(set(ids) & used) for v, ids in versions.items()}
         per = {v: ids for v, ids in per.items() if ids}
         if len(per) > 1:
-            t.note("runs from different code versions (commit/source hash): "
+            t.note("runs from different code versions or environments (commit/source hash/lock hash): "
                    + "; ".join(f"{v}: {', '.join(ids)}" for v, ids in per.items()))
 
 
@@ -149,6 +149,11 @@ def _describe_run(run_dir: Path, role: str, metric: str | None, lines: list[str]
                      f"code {code_version(m)} dirty {p['git_dirty']} dataset {p['dataset_hash'][:12]} "
                      f"split {p['split_hash'][:12]} selected on {m.get('selected_on', 'val')} "
                      f"test {metric}={m['test'].get(metric or '', '')}")
+    env = p.get("environment") or {}
+    if env:
+        dists = env.get("distributions", {})
+        key = ", ".join(f"{n} {dists[n]}" for n in ("torch", "timm", "numpy", "scipy", "pandas") if n in dists)
+        lines.append(f"    environment: lock {str(env.get('lock_sha256'))[:12]}, {len(dists)} distributions ({key})")
     problem = tampering(run_dir, m)
     if problem:
         lines.append(f"    TAMPERED: {problem}")

@@ -127,12 +127,14 @@ def cross_dataset_jobs(study_cfg: dict, study: Study) -> list[tuple[str, str]]:
 
 
 def code_version(m: dict) -> str:
+    """Commit / library source hash / environment lock hash of the run: what code and packages ran."""
     p = m["provenance"]
-    return f"{(p.get('git_commit') or 'no-git')[:10]}/{(p.get('source_hash') or '?')[:10]}"
+    lock = (p.get("environment") or {}).get("lock_sha256") or "?"
+    return f"{(p.get('git_commit') or 'no-git')[:10]}/{(p.get('source_hash') or '?')[:10]}/lock {lock[:10]}"
 
 
 def code_versions(runs: dict[str, dict]) -> dict[str, list[str]]:
-    """Code version (commit/source hash) -> the usable runs that came from it."""
+    """Code version (commit/source hash/lock hash) -> the usable runs that came from it."""
     out: dict[str, list[str]] = {}
     for rid, r in runs.items():
         if r["usable"]:

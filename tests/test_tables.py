@@ -148,5 +148,6 @@ def test_strict_refuses_mixed_code_versions(tmp_path):
     (results / "runs" / rid / "metrics.json").write_text(json.dumps(m))
     aggregate(cfg, results)
     assert "different code versions" in (results / "tables" / "main.md").read_text()
+    assert rid in (results / "tables" / "main.md").read_text()
     with pytest.raises(DataError, match="code versions"):
         aggregate(cfg, results, strict=True)
