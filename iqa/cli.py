@@ -102,9 +102,19 @@ def cmd_aggregate(args) -> None:
 
 
 def cmd_audit(args) -> int:
+    """`iqa audit TABLE ROW COLUMN`, `iqa audit NUMBERS_FILE MACRO` or `iqa audit MACRO [--results DIR]`."""
+    from .numbers import audit_macro
     from .report import audit
 
-    text, same = audit(args.table, args.row, args.column)
+    target, rest = args.target, args.rest
+    if len(rest) == 2:
+        text, same = audit(target, *rest)
+    elif len(rest) == 1 and target.endswith((".tex", ".json")):
+        text, same = audit_macro(target, rest[0])
+    elif not rest:
+        text, same = audit_macro(Path(args.results), target)
+    else:
+        raise DataError(f"audit takes TABLE ROW COLUMN, NUMBERS_FILE MACRO or MACRO; got {[target, *rest]}")
     print(text)
     return 0 if same else 1
 
@@ -164,10 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default="results")
     s.set_defaults(func=cmd_aggregate)
 
-    s = sub.add_parser("audit", help="show the runs behind a table cell and recompute it")
-    s.add_argument("table", help="e.g. results/tables/ablation.csv")
-    s.add_argument("row")
-    s.add_argument("column")
+    s = sub.add_parser("audit", help="show the runs behind a table cell (or a numbers.tex macro) and recompute it",
+                       description="iqa audit results/tables/ablation.csv C3 srcc_median | "
+                                   "iqa audit results/numbers.tex '\\CThreeSRCCMedian' | iqa audit '\\CThreeSRCCMedian'")
+    s.add_argument("target", help="a table (results/tables/ablation.csv), numbers.tex/.json, or a macro")
+    s.add_argument("rest", nargs="*", help="ROW COLUMN after a table; MACRO after a numbers file")
+    s.add_argument("--results", default="results", help="folder with numbers.json when only a macro is given")
     s.set_defaults(func=cmd_audit)
 
     s = sub.add_parser("models", help="list models, sizes, heads, backbones and exact parameter counts")
