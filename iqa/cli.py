@@ -1,4 +1,5 @@
-"""`iqa` command line: train, evaluate, predict, models, make-synthetic, audit, bench."""
+"""`iqa` command line: train, evaluate, predict, models, make-synthetic, aggregate, audit, reproduce,
+plan, bench."""
 from __future__ import annotations
 
 import argparse
@@ -119,6 +120,12 @@ def cmd_audit(args) -> int:
     return 0 if same else 1
 
 
+def cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    return reproduce(args.run_id, args.results, args.scratch, args.code, args.device)
+
+
 def add_bench_arguments(p) -> None:
     from .models.registry import FAMILIES
 
@@ -181,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("rest", nargs="*", help="ROW COLUMN after a table; MACRO after a numbers file")
     s.add_argument("--results", default="results", help="folder with numbers.json when only a macro is given")
     s.set_defaults(func=cmd_audit)
+
+    s = sub.add_parser("reproduce", help="retrain a finished run from its recorded config and compare every number",
+                       description="Checks the data and code first, retrains in a scratch folder, compares test and "
+                                   "validation metrics, the selected epoch and predictions.csv; exit 1 on a "
+                                   "mismatch or when data or code differ. See docs/reproducibility.md.")
+    s.add_argument("run_id", help="a folder name under RESULTS/runs")
+    s.add_argument("--results", default="results")
+    s.add_argument("--scratch", help="empty folder to retrain in (default: a new temporary folder, kept)")
+    s.add_argument("--code", choices=["refuse", "warn"], default="refuse",
+                   help="when the library source differs from the run's: refuse (default) or rerun anyway")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="retrain on this device (default: recorded)")
+    s.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("models", help="list models, sizes, heads, backbones and exact parameter counts")
     s.set_defaults(func=cmd_models)
