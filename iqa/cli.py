@@ -126,6 +126,15 @@ def cmd_reproduce(args) -> int:
     return reproduce(args.run_id, args.results, args.scratch, args.code, args.device)
 
 
+def cmd_plan(args) -> None:
+    from .plan import plan
+
+    text, _ = plan(args.config, bench_json=args.bench_json, throughput=args.throughput,
+                   from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
+                   setup_minutes=args.setup_minutes)
+    print(text)
+
+
 def add_bench_arguments(p) -> None:
     from .models.registry import FAMILIES
 
@@ -151,6 +160,37 @@ def cmd_bench(args) -> None:
     from .bench import run
 
     run(args)
+
+
+def add_reproduce_parser(sub) -> None:
+    s = sub.add_parser("reproduce", help="retrain a finished run from its recorded config and compare every number",
+                       description="Checks the data and code first, retrains in a scratch folder, compares test and "
+                                   "validation metrics, the selected epoch and predictions.csv; exit 1 on a "
+                                   "mismatch or when data or code differ. See docs/reproducibility.md.")
+    s.add_argument("run_id", help="a folder name under RESULTS/runs")
+    s.add_argument("--results", default="results")
+    s.add_argument("--scratch", help="empty folder to retrain in (default: a new temporary folder, kept)")
+    s.add_argument("--code", choices=["refuse", "warn"], default="refuse",
+                   help="when the library source differs from the run's: refuse (default) or rerun anyway")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="retrain on this device (default: recorded)")
+    s.set_defaults(func=cmd_reproduce)
+
+
+def add_plan_parser(sub) -> None:
+    s = sub.add_parser("plan", help="jobs, hours and SLURM runtimes of a study from a measured throughput",
+                       description="Estimates each run's time from its work (epochs x training patches + "
+                                   "evaluation) and a measured throughput; see docs/reproducibility.md.")
+    s.add_argument("config", help="study config (config.yaml, config/koniq10k.yaml)")
+    s.add_argument("--from-results", metavar="DIR", help="recorded train_patches_per_second of finished runs")
+    s.add_argument("--bench-json", metavar="FILE", help="measured throughputs (docs/throughput-h200.json)")
+    s.add_argument("--throughput", type=float, metavar="PATCHES_PER_S",
+                   help="training-step throughput for every run without a measured figure")
+    s.add_argument("--eval-throughput", type=float, metavar="PATCHES_PER_S",
+                   help="evaluation throughput (default: measured, else 3x the training figure)")
+    s.add_argument("--images", type=int, help="dataset size when the data is not here (KonIQ-10k: 10073)")
+    s.add_argument("--setup-minutes", type=float, default=2.0,
+                   help="per job: start-up, decoded-image cache, checkpoints (default 2)")
+    s.set_defaults(func=cmd_plan)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,17 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default="results", help="folder with numbers.json when only a macro is given")
     s.set_defaults(func=cmd_audit)
 
-    s = sub.add_parser("reproduce", help="retrain a finished run from its recorded config and compare every number",
-                       description="Checks the data and code first, retrains in a scratch folder, compares test and "
-                                   "validation metrics, the selected epoch and predictions.csv; exit 1 on a "
-                                   "mismatch or when data or code differ. See docs/reproducibility.md.")
-    s.add_argument("run_id", help="a folder name under RESULTS/runs")
-    s.add_argument("--results", default="results")
-    s.add_argument("--scratch", help="empty folder to retrain in (default: a new temporary folder, kept)")
-    s.add_argument("--code", choices=["refuse", "warn"], default="refuse",
-                   help="when the library source differs from the run's: refuse (default) or rerun anyway")
-    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="retrain on this device (default: recorded)")
-    s.set_defaults(func=cmd_reproduce)
+    add_reproduce_parser(sub)
+    add_plan_parser(sub)
 
     s = sub.add_parser("models", help="list models, sizes, heads, backbones and exact parameter counts")
     s.set_defaults(func=cmd_models)

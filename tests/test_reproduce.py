@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from iqa import config
-from iqa.reproduce import check_code, device_class, reproduce, within
+from iqa.reproduce import check_code, device_class, reproduce, standard_error, within
 from iqa.train import train
 
 from conftest import nano_config
@@ -22,12 +22,16 @@ def test_exact_only_for_a_cpu_run_on_the_same_processor_torch_and_threads():
         exact, why = device_class(MACHINE, {**MACHINE, **change})
         assert not exact and why.startswith("tolerance class")
     assert not device_class({"device": "cpu"}, MACHINE)[0]  # a run recorded before processors were
+    gpu = {**MACHINE, "device": "cuda:0", "gpu_model": "NVIDIA H200"}
+    assert "arithmetic fp32 -> bf16 autocast" in device_class(MACHINE, gpu, "bf16")[1]
 
 
-def test_tolerance_is_absolute_for_correlations_and_relative_for_rmse():
-    assert within("srcc", 0.90, 0.915) and not within("srcc", 0.90, 0.93)
-    assert within("rmse", 10.0, 10.4) and not within("rmse", 10.0, 10.6)
-    assert within("plcc", float("nan"), float("nan")) and not within("plcc", 0.5, float("nan"))
+def test_tolerance_is_half_the_sampling_standard_error_on_the_images_measured():
+    assert standard_error("srcc", 0.9, 40) == pytest.approx(0.19 * (1.06 / 37) ** 0.5)
+    assert within("srcc", 0.90, 0.915, 40) and not within("srcc", 0.90, 0.92, 40)
+    assert not within("srcc", 0.90, 0.915, 2015)  # the allowance shrinks as the test set grows
+    assert within("rmse", 10.0, 10.5, 40) and not within("rmse", 10.0, 10.6, 40)
+    assert within("plcc", float("nan"), float("nan"), 40) and not within("plcc", 0.5, float("nan"), 40)
 
 
 def test_changed_code_refuses_unless_told_to_warn():
