@@ -63,7 +63,11 @@ def measure(experiment: str, cfg: dict, device: torch.device, steps: int, eval_i
     corners = torch.stack([torch.randint(0, height - p + 1, (b,)), torch.randint(0, width - p + 1, (b,))], 1)
     flips = torch.zeros(b, dtype=torch.bool)
     y = torch.rand(b, device=device) * 100 * t["label_scale"]
-    train_s = timed(lambda: step(make_batch(images, index, corners, flips, d, channels_last), y), 3, steps, device)
+
+    def train_step():
+        step(make_batch(images, index, corners, flips, d, channels_last), y)
+
+    train_s = timed(train_step, 3, steps, device)
     keys = list(range(eval_images))
     pick = torch.randint(0, 64, (eval_images,), device=device)
     crops = parse_crops(d["test_crops"])[1]
@@ -79,18 +83,20 @@ def main() -> None:
     ap.add_argument("config")
     ap.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     ap.add_argument("--steps", type=int, default=20, help="timed training steps (after 3 untimed)")
-    ap.add_argument("--eval-images", type=int, default=64, help="images scored, twice, after one untimed pass")
+    ap.add_argument("--eval-images", type=int, default=64,
+                    help="images scored, twice, after one untimed pass")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    cuda = device.type == "cuda"
+    name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     entries = []
     for key, (experiment, cfg) in networks(yaml.safe_load(open(args.config))).items():
         e = measure(experiment, cfg, device, args.steps, args.eval_images)
         entries.append(e)
         print(f"{' '.join(map(str, key))}: train {e['train_patches_per_s']} patches/s, "
               f"eval {e['eval_patches_per_s']} patches/s", flush=True)
-        if device.type == "cuda":
+        if cuda:
             torch.cuda.empty_cache()
     result = {"device": name, "torch": torch.__version__, "config": args.config,
               "measured": time.strftime("%Y-%m-%d"), "throughput": entries}

@@ -46,10 +46,11 @@ from .errors import DataError
 SKIPPED_TABLES = ("hyperparameters", "training_log")
 GAIN_BUILDERS = ("comparison", "forward_path")
 GAIN_COLUMNS = ("srcc_median", "plcc_median")
-EXPERIMENT_COLUMNS = ("splits", "srcc_median", "srcc_mean", "srcc_std", "plcc_median", "plcc_mean", "plcc_std",
-                      "val_srcc_median", "quoted_srcc", "quoted_plcc", "params_m", "gflops", "train_patches_per_s")
-WORDS = {"srcc": "SRCC", "plcc": "PLCC", "krcc": "KRCC", "rmse": "RMSE", "ci": "CI", "p": "P", "x100": "Points",
-         "gflops": "GFLOPs"}
+EXPERIMENT_COLUMNS = ("splits", "srcc_median", "srcc_mean", "srcc_std", "plcc_median", "plcc_mean",
+                      "plcc_std", "val_srcc_median", "quoted_srcc", "quoted_plcc", "params_m", "gflops",
+                      "train_patches_per_s")
+WORDS = {"srcc": "SRCC", "plcc": "PLCC", "krcc": "KRCC", "rmse": "RMSE", "ci": "CI", "p": "P",
+         "x100": "Points", "gflops": "GFLOPs"}
 DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 SIGNED = ("delta", "ci_low", "ci_high", "shapley_delta", "shapley_ci_low", "shapley_ci_high", "gain")
 P_VALUES = ("p", "holm", "shapley_p")
@@ -167,9 +168,10 @@ def collect(specs, built: dict) -> dict[str, Number]:
             if old is None:
                 numbers[n.name] = n
             elif not (n.column in EXPERIMENT_COLUMNS and n.text == old.text and _same(n.value, old.value)):
-                raise DataError(f"numbers: macro \\{n.name} would name two numbers: table {old.table} row "
-                                f"{old.row!r} column {old.column!r} ({old.text}) and table {n.table} row {n.row!r} "
-                                f"column {n.column!r} ({n.text}); rename one of the rows (see iqa/numbers.py)")
+                raise DataError(f"numbers: macro \\{n.name} would name two numbers: table {old.table} "
+                                f"row {old.row!r} column {old.column!r} ({old.text}) and table {n.table} "
+                                f"row {n.row!r} column {n.column!r} ({n.text}); rename one of the rows "
+                                f"(see iqa/numbers.py)")
     return numbers
 
 
@@ -186,12 +188,14 @@ def write_numbers(specs, built: dict, results: str | Path) -> dict[str, Number]:
     """Write results/numbers.tex and results/numbers.json for the built tables; return the numbers."""
     results = Path(results)
     numbers = collect(specs, built)
-    lines = ["% Numbers for the prose, written by `iqa aggregate` from results/tables (iqa/numbers.py gives the",
-             "% naming rule). Each comment names the table cell; `iqa audit results/numbers.tex \\Name` checks it.",
+    lines = ["% Numbers for the prose, written by `iqa aggregate` from results/tables (iqa/numbers.py gives",
+             "% the naming rule). Each comment names the table cell; `iqa audit results/numbers.tex \\Name`",
+             "% checks it.",
              "% Use as \\Name{} before a space; a missing number reads --."]
     lines += [f"\\newcommand{{\\{n.name}}}{{{n.text}}}  % {_comment(n)}" for n in numbers.values()]
     (results / "numbers.tex").write_text("\n".join(lines) + "\n")
-    as_json = {name: {**asdict(n), "value": None if _missing(n.value) else n.value} for name, n in numbers.items()}
+    as_json = {name: {**asdict(n), "value": None if _missing(n.value) else n.value}
+               for name, n in numbers.items()}
     (results / "numbers.json").write_text(json.dumps(as_json, indent=2))
     return numbers
 
@@ -214,7 +218,8 @@ def find_macro(numbers_path: str | Path, macro: str) -> tuple[Path, dict]:
     name = macro.lstrip("\\")
     if name not in entries:
         close = difflib.get_close_matches(name, list(entries), n=3)
-        raise DataError(f"{path}: no macro \\{name}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise DataError(f"{path}: no macro \\{name}{hint}")
     return path, entries[name]
 
 
@@ -228,7 +233,8 @@ def audit_macro(numbers_path: str | Path, macro: str) -> tuple[str, bool]:
     ok = _check_tex(path.with_suffix(".tex"), e, lines)
     expected = format_number(e["stat"], math.nan if e["value"] is None else e["value"], e["metric"])
     if expected != e["text"]:
-        lines.append(f"  TEXT CHANGED: {path} says {e['text']!r} but its value {e['value']} prints {expected!r}")
+        lines.append(f"  TEXT CHANGED: {path} says {e['text']!r} but its value {e['value']} prints "
+                     f"{expected!r}")
         ok = False
     table_path = path.parent / "tables" / f"{e['table']}.csv"
     cells = json.loads(table_path.with_name(f"{e['table']}.provenance.json").read_text())["cells"]
@@ -240,7 +246,8 @@ def audit_macro(numbers_path: str | Path, macro: str) -> tuple[str, bool]:
     cell = cells[f"{e['row']}|{e['column']}"]["value"]
     value = relative_gain(cell, ref) if e["ref_row"] else cell
     same = _same(float("nan") if value is None else value, float("nan") if e["value"] is None else e["value"])
-    lines.append(f"macro value {e['value']} against the table: {value} -> {'matches' if same else 'DOES NOT MATCH'}")
+    verdict = "matches" if same else "DOES NOT MATCH"
+    lines.append(f"macro value {e['value']} against the table: {value} -> {verdict}")
     return "\n".join(lines), ok and same
 
 

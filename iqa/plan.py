@@ -79,7 +79,8 @@ def results_throughput(results: str | Path) -> list[dict]:
         p, model = m["provenance"], m["config"]["model"]
         if p.get("train_patches_per_second"):
             device = p.get("gpu_model") or p.get("cpu_model") or p.get("device")
-            rates.setdefault((model["name"], model["size"]), []).append((p["train_patches_per_second"], device))
+            key = (model["name"], model["size"])
+            rates.setdefault(key, []).append((p["train_patches_per_second"], device))
     if not rates:
         raise DataError(f"{results}: no finished run records train_patches_per_second (runs/*/metrics.json)")
     return [{"model": name, "size": size, "train_patches_per_s": float(np.median([r for r, _ in v])),
@@ -98,7 +99,8 @@ def bench_throughput(path: str | Path) -> list[dict]:
                 if key not in e:
                     raise DataError(f"{path}: throughput[{i}] has no {key!r}")
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise DataError(f"{path}: not a throughput file ({e}); see docs/reproducibility.md for its format") from None
+        raise DataError(f"{path}: not a throughput file ({e}); see docs/reproducibility.md for its "
+                        f"format") from None
     return [{**e, "source": f"{Path(path).name}, {data.get('device', 'device not named')}"} for e in entries]
 
 
@@ -155,8 +157,8 @@ def describe(study_cfg: dict, study: Study, table: pd.DataFrame, config_name: st
     res = (study_cfg.get("resources") or {}).get("train") or {}
     unit = "GPU-h" if res.get("gpu") else "CPU-h"
     jobs = len(study.experiments) * len(study.splits)
-    lines = [f"plan for {config_name}: {len(study.experiments)} experiments x {len(study.splits)} splits = {jobs} "
-             f"jobs, {len(study.runs)} distinct runs after dedupe"]
+    lines = [f"plan for {config_name}: {len(study.experiments)} experiments x {len(study.splits)} splits = "
+             f"{jobs} jobs, {len(study.runs)} distinct runs after dedupe"]
     shown = table.drop(columns=["throughput_from"]).rename(columns={"hours": unit})
     lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     sources = table.groupby("throughput_from", sort=False)["experiment"]
@@ -172,8 +174,8 @@ def describe(study_cfg: dict, study: Study, table: pd.DataFrame, config_name: st
         lines.append("no resources.train.runtime in the study: nothing to compare")
         return "\n".join(lines)
     short = table[table["slurm_min"] > runtime]
-    lines.append(f"suggested SLURM runtime: estimate x {MARGIN:g}, rounded up to {ROUND_MIN} min; the study asks "
-                 f"resources.train.runtime {runtime} min for every job")
+    lines.append(f"suggested SLURM runtime: estimate x {MARGIN:g}, rounded up to {ROUND_MIN} min; the study "
+                 f"asks resources.train.runtime {runtime} min for every job")
     if short.empty:
         lines.append(f"resources.train.runtime {runtime} min is enough for every job "
                      f"(largest suggestion {table['slurm_min'].max()} min)")
@@ -189,7 +191,8 @@ def plan(config_path: str | Path, *, bench_json=None, throughput=None, from_resu
     import yaml
 
     if bench_json is None and throughput is None and from_results is None:
-        raise ConfigError("give a throughput: --from-results DIR, --bench-json FILE or --throughput PATCHES_PER_S")
+        raise ConfigError("give a throughput: --from-results DIR, --bench-json FILE or "
+                          "--throughput PATCHES_PER_S")
     study_cfg = yaml.safe_load(Path(config_path).read_text())
     study = expand(study_cfg)
     synthetic = (study_cfg.get("dataset") or {}).get("synthetic")

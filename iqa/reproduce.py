@@ -49,7 +49,8 @@ def check_data(cfg: dict, prov: dict) -> tuple[bool, str]:
     except DataError as e:
         return False, f"data: cannot read the recorded dataset root {root!r} ({e}); refusing"
     if now != prov["dataset_hash"]:
-        return False, (f"data CHANGED: {root} hashes to {now[:12]}, the run recorded {prov['dataset_hash'][:12]} "
+        return False, (f"data CHANGED: {root} hashes to {now[:12]}, the run recorded "
+                       f"{prov['dataset_hash'][:12]} "
                        f"(label file, image names and sizes); refusing: other data is not a reproduction")
     return True, f"data: {root} has the recorded dataset hash {now[:12]}"
 
@@ -74,9 +75,11 @@ def device_class(prov: dict, now: dict, precision: str = "fp32") -> tuple[bool, 
     """(exact expected, why): exact only for a CPU run on the same processor, torch and thread count."""
     why = []
     if now["device"] != "cpu" or prov.get("device") != "cpu":
-        why.append(f"device {prov.get('gpu_model') or prov.get('device')} -> {now['gpu_model'] or now['device']}")
+        was, is_ = prov.get("gpu_model") or prov.get("device"), now["gpu_model"] or now["device"]
+        why.append(f"device {was} -> {is_}")
+    # a CPU computes in fp32 whatever the config says
     arithmetic = [("bf16 autocast" if str(d).startswith("cuda") and precision == "bf16" else "fp32")
-                  for d in (prov.get("device"), now["device"])]  # a CPU computes in fp32 whatever the config says
+                  for d in (prov.get("device"), now["device"])]
     if arithmetic[0] != arithmetic[1]:
         why.append(f"arithmetic {arithmetic[0]} -> {arithmetic[1]}")
     for key in ("cpu_model", "torch_threads"):
@@ -86,7 +89,8 @@ def device_class(prov: dict, now: dict, precision: str = "fp32") -> tuple[bool, 
     if torch_was != torch_now:
         why.append(f"torch {torch_was} -> {torch_now}")
     if not why:
-        return True, f"same machine type ({now['cpu_model']}, {now['torch_threads']} threads, torch {torch_now}): exact"
+        return True, (f"same machine type ({now['cpu_model']}, {now['torch_threads']} threads, "
+                      f"torch {torch_now}): exact")
     return False, "tolerance class: " + "; ".join(why)
 
 
@@ -96,7 +100,9 @@ def standard_error(metric: str, value: float, n: int) -> float:
     (0.437/(n-4)); RMSE as the standard deviation of n normal residuals, RMSE/sqrt(2n)."""
     if metric == "rmse":
         return abs(value) / math.sqrt(2 * n)
-    var_z = {"plcc": 1.0 / (n - 3), "srcc": 1.06 / (n - 3), "krcc": 0.437 / (n - 4)}[metric] if n > 4 else math.inf
+    if n <= 4:
+        return math.inf
+    var_z = {"plcc": 1.0 / (n - 3), "srcc": 1.06 / (n - 3), "krcc": 0.437 / (n - 4)}[metric]
     return (1 - value * value) * math.sqrt(var_z)
 
 
@@ -133,7 +139,8 @@ def compare_predictions(old_dir: Path, new_dir: Path) -> tuple[bool, bool, str]:
     gap = (a["pred"] - b["pred"]).abs()
     rho = spearmanr(a["pred"], b["pred"]).statistic
     return False, True, (f"predictions.csv: same {len(a)} images and MOS; |pred delta| max {gap.max():.4g}, "
-                         f"median {gap.median():.4g} (MOS scale); SRCC between the two runs' predictions {rho:.4f}")
+                         f"median {gap.median():.4g} (MOS scale); SRCC between the two runs' predictions "
+                         f"{rho:.4f}")
 
 
 def compare(old_dir: Path, old: dict, new_dir: Path, new: dict, exact: bool) -> tuple[bool, list[str]]:
@@ -155,20 +162,22 @@ def compare(old_dir: Path, old: dict, new_dir: Path, new: dict, exact: bool) -> 
     identical, same_images, text = compare_predictions(old_dir, new_dir)
     lines.append("  " + text)
     failed += [] if same_images and (identical or not exact) else ["predictions.csv"]
-    lines.append("  model.safetensors: " + weights_difference(old_dir / "model.safetensors", new_dir / "model.safetensors"))
+    weights = weights_difference(old_dir / "model.safetensors", new_dir / "model.safetensors")
+    lines.append(f"  model.safetensors: {weights}")
     if failed:
         lines.append(f"verdict: MISMATCH ({', '.join(failed)}"
                      f"{'; expected bit-identical on the same machine type' if exact else ''})")
     elif not differs and identical:
         lines.append("verdict: identical (every metric, the selected epoch and predictions.csv, bit for bit)")
     else:
-        lines.append(f"verdict: within tolerance (every metric within {SE_FRACTION:g} of its sampling standard "
-                     f"error on its images)")
+        lines.append(f"verdict: within tolerance (every metric within {SE_FRACTION:g} x its sampling "
+                     f"standard error on its images)")
     return not failed, lines
 
 
 def weights_difference(a: Path, b: Path) -> str:
-    """The selected weights compared tensor by tensor (the file's metadata holds the config, device included)."""
+    """The selected weights compared tensor by tensor (the file's metadata holds the config, whose
+    train.device a rerun may change)."""
     from safetensors.torch import load_file
 
     x, y = load_file(str(a)), load_file(str(b))
@@ -203,10 +212,13 @@ def reproduce(run_id: str, results: str | Path = "results", scratch: str | Path 
     run_dir, record = load_record(results, run_id)
     prov, cfg = record["provenance"], copy.deepcopy(record["config"])
     cfg["train"]["device"] = device or cfg["train"]["device"]  # not hashed: the same run on another device
-    say(f"reproducing {run_id}: recorded {prov.get('end_time')} on {prov.get('gpu_model') or prov.get('device')}, "
-        f"{prov.get('cpu_model') or 'processor not recorded'}, {prov.get('torch_threads') or '?'} torch threads")
+    say(f"reproducing {run_id}: recorded {prov.get('end_time')} on "
+        f"{prov.get('gpu_model') or prov.get('device')}, "
+        f"{prov.get('cpu_model') or 'processor not recorded'}, "
+        f"{prov.get('torch_threads') or '?'} torch threads")
     problem = tampering(run_dir, record)
-    say(f"recorded files: {'TAMPERED: ' + problem if problem else 'match their recorded SHA-256 and metrics'}")
+    state = f"TAMPERED: {problem}" if problem else "match their recorded SHA-256 and metrics"
+    say(f"recorded files: {state}")
     for ok, line in (check_data(cfg, prov), check_code(prov, code)):
         say(line)
         if not ok:

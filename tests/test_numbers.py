@@ -33,7 +33,8 @@ def test_column_names():
 
 @pytest.mark.parametrize("stat, value, metric, text", [
     ("median", 0.93781, "srcc", "0.9378"), ("delta", 0.0123, "srcc", "+0.0123"),
-    ("ci_low", -0.004, "srcc", "\\ensuremath{-}0.0040"), ("p", 0.5, "srcc", "0.500"), ("holm", 1.0, None, "1.00"),
+    ("ci_low", -0.004, "srcc", "\\ensuremath{-}0.0040"), ("p", 0.5, "srcc", "0.500"),
+    ("holm", 1.0, None, "1.00"),
     ("p", 0.012345, "srcc", "0.0123"), ("p", 1.2345e-5, "srcc", "\\ensuremath{1.23\\times10^{-5}}"),
     ("count", 10, None, "10"), ("gain", 3.1849, "srcc", "+3.18"), ("mean", 90.48213, "parameters", "90.48"),
     ("delta", math.nan, "srcc", "--"),
@@ -50,7 +51,8 @@ def comparison(name, rows):
 
 
 def test_an_experiment_in_two_tables_is_one_macro_and_gains_are_relative_to_the_first_row():
-    specs, built = zip(comparison("main", {"C0": 0.8, "C3": 0.9}), comparison("ablation", {"C0": 0.8, "C3": 0.9}))
+    rows = {"C0": 0.8, "C3": 0.9}
+    specs, built = zip(comparison("main", rows), comparison("ablation", rows))
     numbers = collect(specs, {t.name: t for t in built})
     assert numbers["CThreeSRCCMedian"].table == "main"
     assert numbers["AblationCThreeVsCZeroSRCCMedianGainPercent"].text == "+12.50"
@@ -81,7 +83,8 @@ MACROS = ("CThreeSRCCMedian", "AblationCThreeVsCZeroSRCCDelta", "AblationCThreeV
 def test_every_macro_in_the_tex_file_is_in_the_json_with_its_cell(results):
     entries = json.loads((results / "numbers.json").read_text())
     tex = (results / "numbers.tex").read_text()
-    defined = re.findall(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}  % table (\S+), row (.+?), column ([^\s,]+)", tex, re.M)
+    line = r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}  % table (\S+), row (.+?), column ([^\s,]+)"
+    defined = re.findall(line, tex, re.M)
     assert len(defined) == len(entries) > 100
     for name, text, table, row, column in defined:
         e = entries[name]
@@ -106,11 +109,13 @@ def test_audit_of_a_macro_notices_an_edited_tex_file_or_prediction(results, tmp_
     copy = tmp_path / "results"
     shutil.copytree(results, copy)
     tex = copy / "numbers.tex"
-    tex.write_text(tex.read_text().replace("\\newcommand{\\CThreeSRCCMedian}{0.", "\\newcommand{\\CThreeSRCCMedian}{1."))
+    macro = "\\newcommand{\\CThreeSRCCMedian}{"
+    tex.write_text(tex.read_text().replace(macro + "0.", macro + "1."))
     assert main(["audit", str(tex), "\\CThreeSRCCMedian"]) == 1
     assert "TEX CHANGED" in capsys.readouterr().out
     e = json.loads((copy / "numbers.json").read_text())["MainCThreeVsCZeroSRCCDelta"]
-    run = json.loads((copy / "tables" / "main.provenance.json").read_text())["cells"]["C3|srcc_delta_vs_C0"]["runs"][0]
+    cells = json.loads((copy / "tables" / "main.provenance.json").read_text())["cells"]
+    run = cells["C3|srcc_delta_vs_C0"]["runs"][0]
     pred = copy / "runs" / run / "predictions.csv"
     pred.write_text(pred.read_text() + "\n")  # the same numbers, other bytes
     assert main(["audit", str(tex), "\\MainCThreeVsCZeroSRCCDelta"]) == 1
@@ -122,7 +127,8 @@ def test_audit_of_a_macro_notices_an_edited_tex_file_or_prediction(results, tmp_
 def test_a_latex_document_using_every_macro_compiles(results, tmp_path):
     names = json.loads((results / "numbers.json").read_text())
     body = "\n".join(f"{name}: \\{name}{{}} (and in math: $\\{name}$)\\par" for name in names)
-    doc = f"\\documentclass{{article}}\n\\input{{{results / 'numbers.tex'}}}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"
+    doc = (f"\\documentclass{{article}}\n\\input{{{results / 'numbers.tex'}}}\n"
+           f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
     (tmp_path / "paper.tex").write_text(doc)
     r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)

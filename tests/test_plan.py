@@ -11,8 +11,8 @@ from iqa.study import expand
 from fake_runs import small_study, write_study_runs
 
 H200 = {"device": "NVIDIA H200", "throughput": [
-    {"model": "swin_hyperiqa", "size": "base", "precision": "fp32", "batch_size": 32, "train_patches_per_s": 296.0,
-     "eval_patches_per_s": 1073.9},
+    {"model": "swin_hyperiqa", "size": "base", "precision": "fp32", "batch_size": 32,
+     "train_patches_per_s": 296.0, "eval_patches_per_s": 1073.9},
     {"model": "hyperiqa_resnet50", "size": "base", "precision": "fp32", "batch_size": 32,
      "train_patches_per_s": 1552.7}]}
 
@@ -36,7 +36,8 @@ def labels_only(root, n):
 def test_part_sizes_without_data_follow_the_split_rule_and_match_the_data_when_present(tmp_path):
     assert part_sizes(koniq_cfg(), 10_073, {}) == {"train": 7252, "val": 806, "test": 2015}
     here = config.merge(config.DEFAULTS, {"data": {"root": str(labels_only(tmp_path / "d", 137))}})
-    assert part_sizes(here, None, {}) == part_sizes(config.merge(here, {"data": {"root": "nowhere"}}), 137, {})
+    elsewhere = config.merge(here, {"data": {"root": "nowhere"}})
+    assert part_sizes(here, None, {}) == part_sizes(elsewhere, 137, {})
     with pytest.raises(DataError, match="--images N"):
         part_sizes(koniq_cfg(), None, {})
 
@@ -60,7 +61,8 @@ def test_paper_plan_from_measured_figures_counts_distinct_runs_and_warns_on_shor
     text, table = plan("config/koniq10k.yaml", bench_json=bench, throughput=500.0, images=10_073)
     assert table["new_runs"].sum() == len(expand(study).runs)
     c3 = table.set_index("experiment").loc["C3"]
-    assert c3["min_per_run"] == pytest.approx(2 + (10 * 4533 * 32 / 296.0 + (10 * 806 + 2015) * 20 / 1073.9) / 60)
+    seconds = 10 * 4533 * 32 / 296.0 + (10 * 806 + 2015) * 20 / 1073.9
+    assert c3["min_per_run"] == pytest.approx(2 + seconds / 60)
     assert "upper bound" in text and "enough for every job" in text
     assert "--throughput: " in text  # tiny and small have no measured figure here
     study["resources"]["train"]["runtime"] = 60
@@ -82,5 +84,6 @@ def test_plan_from_finished_runs_uses_their_recorded_throughput(tmp_path):
 
 def _only_swin(tmp_path):
     path = tmp_path / "swin.json"
-    path.write_text(json.dumps({"throughput": [{"model": "swin_hyperiqa", "size": "nano", "train_patches_per_s": 1.0}]}))
+    entry = {"model": "swin_hyperiqa", "size": "nano", "train_patches_per_s": 1.0}
+    path.write_text(json.dumps({"throughput": [entry]}))
     return path

@@ -44,7 +44,8 @@ def test_changed_code_refuses_unless_told_to_warn():
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, synthetic):
-    """A 1-epoch nano run on a private copy of the synthetic set, as `iqa train` leaves it in a results folder."""
+    """A 1-epoch nano run on a private copy of the synthetic set, as `iqa train` leaves it in a results
+    folder."""
     tmp = tmp_path_factory.mktemp("reproduce")
     data = shutil.copytree(synthetic, tmp / "data")
     cfg = nano_config(data, tmp / "cache", set=["train.epochs=1"])
