@@ -35,6 +35,7 @@ rule all:
         "results/runs.csv",
         table_files(),
         figure_files(),
+        expand("results/{name}", name=catalogue.NUMBERS_FILES),
 
 
 onerror:

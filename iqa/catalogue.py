@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 TABLE_FILES = ("csv", "md", "tex", "provenance.json")
 FIGURE_FILES = ("pdf", "png")
+NUMBERS_FILES = ("numbers.tex", "numbers.json")  # every quoted number as a LaTeX macro (iqa.numbers)
 
 
 @dataclass(frozen=True)
@@ -95,4 +96,4 @@ def files(study_cfg: dict, results: str = "results") -> list[str]:
     """Every table and figure file the study's aggregation writes."""
     paths = [f"{results}/tables/{t.name}.{ext}" for t in tables(study_cfg) for ext in TABLE_FILES]
     paths += [f"{results}/figures/{f.name}.{ext}" for f in figures(study_cfg) for ext in FIGURE_FILES]
-    return paths
+    return paths + [f"{results}/{name}" for name in NUMBERS_FILES]

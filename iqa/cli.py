@@ -1,5 +1,5 @@
-"""`iqa` command line: train, evaluate, predict, score, models, make-synthetic, aggregate, audit, bench,
-complexity."""
+"""`iqa` command line: train, evaluate, predict, score, models, make-synthetic, aggregate, audit, reproduce,
+plan, bench, complexity."""
 from __future__ import annotations
 
 import argparse
@@ -96,9 +96,19 @@ def cmd_aggregate(args) -> None:
 
 
 def cmd_audit(args) -> int:
+    """`iqa audit TABLE ROW COLUMN`, `iqa audit NUMBERS_FILE MACRO` or `iqa audit MACRO [--results DIR]`."""
+    from .numbers import audit_macro
     from .report import audit
 
-    text, same = audit(args.table, args.row, args.column)
+    target, rest = args.target, args.rest
+    if len(rest) == 2:
+        text, same = audit(target, *rest)
+    elif len(rest) == 1 and target.endswith((".tex", ".json")):
+        text, same = audit_macro(target, rest[0])
+    elif not rest:
+        text, same = audit_macro(Path(args.results), target)
+    else:
+        raise DataError(f"audit takes TABLE ROW COLUMN, NUMBERS_FILE MACRO or MACRO; got {[target, *rest]}")
     print(text)
     return 0 if same else 1
 
@@ -113,6 +123,21 @@ def add_score_arguments(p) -> None:
                    help="loader option, e.g. shorter_side=512 (spaq) or score_column=mos (csv)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the run's train.device")
     p.set_defaults(func=cmd_score)
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    return reproduce(args.run_id, args.results, args.scratch, args.code, args.device)
+
+
+def cmd_plan(args) -> None:
+    from .plan import plan
+
+    text, _ = plan(args.config, bench_json=args.bench_json, throughput=args.throughput,
+                   from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
+                   setup_minutes=args.setup_minutes)
+    print(text)
 
 
 def add_bench_arguments(p) -> None:
@@ -169,10 +194,39 @@ def cmd_complexity(args) -> None:
     run(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="iqa", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+def add_reproduce_parser(sub) -> None:
+    s = sub.add_parser("reproduce", help="retrain a finished run from its recorded config and compare every number",
+                       description="Checks the data and code first, retrains in a scratch folder, compares test and "
+                                   "validation metrics, the selected epoch and predictions.csv; exit 1 on a "
+                                   "mismatch or when data or code differ. See docs/reproducibility.md.")
+    s.add_argument("run_id", help="a folder name under RESULTS/runs")
+    s.add_argument("--results", default="results")
+    s.add_argument("--scratch", help="empty folder to retrain in (default: a new temporary folder, kept)")
+    s.add_argument("--code", choices=["refuse", "warn"], default="refuse",
+                   help="when the library source differs from the run's: refuse (default) or rerun anyway")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="retrain on this device (default: recorded)")
+    s.set_defaults(func=cmd_reproduce)
 
+
+def add_plan_parser(sub) -> None:
+    s = sub.add_parser("plan", help="jobs, hours and SLURM runtimes of a study from a measured throughput",
+                       description="Estimates each run's time from its work (epochs x training patches + "
+                                   "evaluation) and a measured throughput; see docs/reproducibility.md.")
+    s.add_argument("config", help="study config (config.yaml, config/koniq10k.yaml)")
+    s.add_argument("--from-results", metavar="DIR", help="recorded train_patches_per_second of finished runs")
+    s.add_argument("--bench-json", metavar="FILE", help="measured throughputs (docs/throughput-h200.json)")
+    s.add_argument("--throughput", type=float, metavar="PATCHES_PER_S",
+                   help="training-step throughput for every run without a measured figure")
+    s.add_argument("--eval-throughput", type=float, metavar="PATCHES_PER_S",
+                   help="evaluation throughput (default: measured, else 3x the training figure)")
+    s.add_argument("--images", type=int, help="dataset size when the data is not here (KonIQ-10k: 10073)")
+    s.add_argument("--setup-minutes", type=float, default=2.0,
+                   help="per job: start-up, decoded-image cache, checkpoints (default 2)")
+    s.set_defaults(func=cmd_plan)
+
+
+def add_run_parsers(sub) -> None:
+    """Commands on one run: train it, re-test it, score images or a dataset with it."""
     s = sub.add_parser("train", help="train and test one run")
     s.add_argument("config", help="YAML run config (see iqa/config.py for every key)")
     s.add_argument("--out", required=True, help="run folder")
@@ -195,16 +249,31 @@ def build_parser() -> argparse.ArgumentParser:
     add_score_arguments(sub.add_parser(
         "score", help="score a whole external dataset with a trained model (cross-dataset)"))
 
+
+def add_study_parsers(sub) -> None:
+    """Commands on a study's results: tables and figures, audits, reruns, cost."""
     s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
     s.add_argument("config", help="study config (config.yaml)")
     s.add_argument("--results", default="results")
     s.set_defaults(func=cmd_aggregate)
 
-    s = sub.add_parser("audit", help="show the runs behind a table cell and recompute it")
-    s.add_argument("table", help="e.g. results/tables/ablation.csv")
-    s.add_argument("row")
-    s.add_argument("column")
+    s = sub.add_parser("audit", help="show the runs behind a table cell (or a numbers.tex macro) and recompute it",
+                       description="iqa audit results/tables/ablation.csv C3 srcc_median | "
+                                   "iqa audit results/numbers.tex '\\CThreeSRCCMedian' | iqa audit '\\CThreeSRCCMedian'")
+    s.add_argument("target", help="a table (results/tables/ablation.csv), numbers.tex/.json, or a macro")
+    s.add_argument("rest", nargs="*", help="ROW COLUMN after a table; MACRO after a numbers file")
+    s.add_argument("--results", default="results", help="folder with numbers.json when only a macro is given")
     s.set_defaults(func=cmd_audit)
+
+    add_reproduce_parser(sub)
+    add_plan_parser(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="iqa", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    add_run_parsers(sub)
+    add_study_parsers(sub)
 
     s = sub.add_parser("models", help="list models, sizes, heads, backbones and exact parameter counts")
     s.set_defaults(func=cmd_models)

@@ -1,4 +1,5 @@
-"""Aggregate a study's runs into results/runs.csv, every catalogued table and figure; audit one cell."""
+"""Aggregate a study's runs into results/runs.csv, every catalogued table and figure and the numbers
+for the prose (results/numbers.tex); audit one cell."""
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def current_dataset_hashes(study) -> dict[str, str | None]:
 
 
 def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_tampered: bool = False) -> list[str]:
-    """Write runs.csv, every table and every figure the catalogue lists for this study; return table names."""
+    """Write runs.csv, every table and every figure the catalogue lists for this study, and numbers.tex/.json
+    (a macro for every quoted number); return table names."""
     from . import figures
+    from .numbers import write_numbers
 
     results = Path(results)
     study = expand(study_cfg)
@@ -47,6 +50,7 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
         t.write(results / "tables")
     for spec in catalogue.figures(study_cfg):
         getattr(figures, spec.build)(spec, b, built)
+    write_numbers(catalogue.tables(study_cfg), built, results)
     return list(built)
 
 

@@ -15,6 +15,7 @@ rule aggregate:
             for f in expand("results/figures/{figure}.png", figure=FIGURES)
         ],
         expand("results/figures/{figure}.pdf", figure=FIGURES),
+        expand("results/{name}", name=catalogue.NUMBERS_FILES),
     log:
         "results/logs/aggregate.log",
     conda:

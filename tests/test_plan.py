@@ -1,0 +1,89 @@
+import json
+
+import pytest
+import yaml
+
+from iqa import config
+from iqa.errors import DataError
+from iqa.plan import part_sizes, plan, run_work, suggest_runtime
+from iqa.study import expand
+
+from fake_runs import small_study, write_study_runs
+
+H200 = {"device": "NVIDIA H200", "throughput": [
+    {"model": "swin_hyperiqa", "size": "base", "precision": "fp32", "batch_size": 32,
+     "train_patches_per_s": 296.0, "eval_patches_per_s": 1073.9},
+    {"model": "hyperiqa_resnet50", "size": "base", "precision": "fp32", "batch_size": 32,
+     "train_patches_per_s": 1552.7}]}
+
+
+def koniq_cfg(**train):
+    return config.merge(config.DEFAULTS, {"data": {"root": "data/not-here", "test_crops": "random:20"},
+                                          "train": {"epochs": 10, "batch_size": 32, **train}})
+
+
+def labels_only(root, n):
+    """A KonIQ-format folder of n empty images: enough for the split, which never decodes."""
+    (root / "512x384").mkdir(parents=True)
+    names = [f"{i:04d}.jpg" for i in range(n)]
+    for name in names:
+        (root / "512x384" / name).write_bytes(b"")
+    rows = "\n".join(f"{name},{50 + i % 40}" for i, name in enumerate(names))
+    (root / "koniq10k_distributions_sets.csv").write_text("image_name,MOS\n" + rows + "\n")
+    return root
+
+
+def test_part_sizes_without_data_follow_the_split_rule_and_match_the_data_when_present(tmp_path):
+    assert part_sizes(koniq_cfg(), 10_073, {}) == {"train": 7252, "val": 806, "test": 2015}
+    here = config.merge(config.DEFAULTS, {"data": {"root": str(labels_only(tmp_path / "d", 137))}})
+    elsewhere = config.merge(here, {"data": {"root": "nowhere"}})
+    assert part_sizes(here, None, {}) == part_sizes(elsewhere, 137, {})
+    with pytest.raises(DataError, match="--images N"):
+        part_sizes(koniq_cfg(), None, {})
+
+
+def test_run_work_counts_the_steps_training_takes_and_every_evaluation():
+    sizes = {"train": 7252, "val": 806, "test": 2015}
+    work = run_work(koniq_cfg(), sizes)
+    assert work["train"] == 10 * 4533 * 32  # ceil(7252 * 20 / 32) steps of 32 patches, 10 epochs
+    assert work["eval"] == (10 * 806 + 2015) * 20
+    assert run_work(koniq_cfg(select="test"), sizes)["eval"] == (10 * (806 + 2015) + 2015) * 20
+
+
+def test_runtime_suggestion_has_a_margin_and_rounds_up_to_ten_minutes():
+    assert suggest_runtime(36.8) == 60 and suggest_runtime(40.0) == 60 and suggest_runtime(6.0) == 10
+
+
+def test_paper_plan_from_measured_figures_counts_distinct_runs_and_warns_on_short_runtime(tmp_path):
+    bench = tmp_path / "h200.json"
+    bench.write_text(json.dumps(H200))
+    study = yaml.safe_load(open("config/koniq10k.yaml"))
+    text, table = plan("config/koniq10k.yaml", bench_json=bench, throughput=500.0, images=10_073)
+    assert table["new_runs"].sum() == len(expand(study).runs)
+    c3 = table.set_index("experiment").loc["C3"]
+    seconds = 10 * 4533 * 32 / 296.0 + (10 * 806 + 2015) * 20 / 1073.9
+    assert c3["min_per_run"] == pytest.approx(2 + seconds / 60)
+    assert "upper bound" in text and "enough for every job" in text
+    assert "--throughput: " in text  # tiny and small have no measured figure here
+    study["resources"]["train"]["runtime"] = 60
+    (tmp_path / "short.yaml").write_text(yaml.safe_dump(study))
+    text, _ = plan(tmp_path / "short.yaml", bench_json=bench, throughput=500.0, images=10_073)
+    assert "WARNING: C3: a run may take 87 min, suggested 140 min > resources.train.runtime 60 min" in text
+
+
+def test_plan_from_finished_runs_uses_their_recorded_throughput(tmp_path):
+    write_study_runs(small_study(), tmp_path / "results")
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({**small_study(), "resources": {"train": {
+        "gpu": 0, "runtime": 30, "mem_mb": 3000, "threads": 1}}}))
+    text, table = plan(tmp_path / "study.yaml", from_results=tmp_path / "results", images=200)
+    assert (table["patch_per_s"] == 240.0).all() and "CPU-h" in text
+    assert table["new_runs"].sum() == len(expand(small_study()).runs) < len(table) * 3  # shared runs once
+    with pytest.raises(DataError, match="no throughput for hyperiqa_resnet50"):
+        plan(tmp_path / "study.yaml", bench_json=_only_swin(tmp_path), images=200)
+
+
+def _only_swin(tmp_path):
+    path = tmp_path / "swin.json"
+    entry = {"model": "swin_hyperiqa", "size": "nano", "train_patches_per_s": 1.0}
+    path.write_text(json.dumps({"throughput": [entry]}))
+    return path
