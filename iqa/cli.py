@@ -91,7 +91,7 @@ def cmd_aggregate(args) -> None:
     from .report import aggregate
 
     study_cfg = yaml.safe_load(Path(args.config).read_text())
-    names = aggregate(study_cfg, args.results)
+    names = aggregate(study_cfg, args.results, strict=args.strict, mark_tampered=args.mark_tampered)
     print(f"wrote {len(names)} tables to {args.results}/tables: {', '.join(names)}")
 
 
@@ -255,6 +255,11 @@ def add_study_parsers(sub) -> None:
     s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
     s.add_argument("config", help="study config (config.yaml)")
     s.add_argument("--results", default="results")
+    s.add_argument("--strict", action="store_true",
+                   help="refuse runs from a dirty tree or from more than one code version/environment")
+    s.add_argument("--mark-tampered", action="store_true",
+                   help="leave out (and name in the notes) runs whose files no longer match their record, "
+                        "instead of stopping")
     s.set_defaults(func=cmd_aggregate)
 
     s = sub.add_parser("audit", help="show the runs behind a table cell (or a numbers.tex macro) and recompute it",
