@@ -189,3 +189,32 @@ def test_weights_tag_loads_a_local_file(tmp_path):
     assert model.backbone.pretrained_cfg["tag"] == "tv_in1k"
     state = model.backbone.state_dict()
     assert all(torch.equal(v, state[k]) for k, v in ref.state_dict().items() if not k.startswith("fc."))
+
+
+# Every network the paper config trains, at its real size with weights off: the seed's counts (seed-system.md)
+# and the original HyperIQA's, exactly. Keyed by (name, size, head, multiscale, attention).
+SEED_BACKBONE_BASE = 86_741_176
+PAPER_COUNTS = {
+    ("hyperiqa_resnet50", "base", "original", False, False): 27_375_369,
+    ("swin_hyperiqa", "base", "seed", False, False): SEED_BACKBONE_BASE + 1_648_585,  # C1
+    ("swin_hyperiqa", "base", "seed", False, True): SEED_BACKBONE_BASE + 1_648_585,  # A2 = C1's network
+    ("swin_hyperiqa", "base", "seed", True, False): SEED_BACKBONE_BASE + 2_107_337,  # C2
+    ("swin_hyperiqa", "base", "seed", True, True): 89_111_941,  # C3
+    ("swin_hyperiqa", "tiny", "seed", True, True): 29_521_479,
+    ("swin_hyperiqa", "small", "seed", True, True): 50_839_383,
+}
+
+
+@pytest.mark.slow
+def test_every_model_of_the_paper_config_has_the_seeds_parameter_count():
+    import yaml
+
+    from iqa.study import expand
+
+    study = expand(yaml.safe_load(open("config/koniq10k.yaml")))
+    networks = {(m["name"], m["size"], m["head"], m["multiscale"], m["attention_fusion"])
+                for m in (cfg["model"] for cfg in study.experiments.values())}
+    assert networks == set(PAPER_COUNTS), networks ^ set(PAPER_COUNTS)
+    for name, size, head, multiscale, attention in sorted(networks):
+        model = build_model(model_cfg(name, size, multiscale, attention, head))
+        assert count_parameters(model) == PAPER_COUNTS[(name, size, head, multiscale, attention)], (name, size)
