@@ -17,6 +17,8 @@ cfg["resources"]["train"].update(gpu=1, runtime=10, mem_mb=1000)
 cfg["base"]["train"]["epochs"] = 1
 cfg["experiments"] = {k: cfg["experiments"][k] for k in ("C3", "C2", "C1")}
 cfg["sweeps"] = {}
+for section in ("factorial", "cross_dataset", "complexity", "sota"):
+    cfg.pop(section, None)
 cfg["tables"] = {"main": ["C1", "C3"], "ablation": ["C1", "C2", "C3"], "best_of": "C3"}
 yaml.safe_dump(cfg, open(sys.argv[2], "w"))
 PY
