@@ -43,7 +43,7 @@ from pathlib import Path
 
 from .errors import DataError
 
-SKIPPED_TABLES = ("hyperparameters", "training_log")
+SKIPPED_BUILDERS = ("hyperparameters", "training_log")  # settings and per-epoch logs: no prose numbers
 GAIN_BUILDERS = ("comparison", "forward_path")
 GAIN_COLUMNS = ("srcc_median", "plcc_median")
 EXPERIMENT_COLUMNS = ("splits", "srcc_median", "srcc_mean", "srcc_std", "plcc_median", "plcc_mean",
@@ -159,7 +159,7 @@ def collect(specs, built: dict) -> dict[str, Number]:
     """Every quoted number of the built tables by macro name; two different cells under one name raise."""
     numbers: dict[str, Number] = {}
     for spec in specs:
-        if spec.name in SKIPPED_TABLES:
+        if spec.build in SKIPPED_BUILDERS:
             continue
         table = built[spec.name]
         found = cell_numbers(spec, table) + (gain_numbers(table) if spec.build in GAIN_BUILDERS else [])
@@ -176,7 +176,10 @@ def collect(specs, built: dict) -> dict[str, Number]:
 
 
 def _same(a, b) -> bool:
-    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+    """One number shown twice (a mean over runs and the same figure measured once agree to rounding)."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
+    return a == b
 
 
 def _comment(n: Number) -> str:

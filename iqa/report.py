@@ -61,18 +61,36 @@ def add_holm(all_tables) -> None:
     for t in all_tables:
         for key, c in t.provenance.items():
             if c["stat"] in ("p", "shapley_p") and not np.isnan(c["value"]):
-                ident = (tuple(c["runs"]), tuple(c["ref_runs"] or ()), c["metric"], c.get("factor"))
-                tests.setdefault(ident, []).append((t, key))
+                tests.setdefault(test_identity(c), []).append((t, key))
     adjusted = holm([next(iter(cells))[0].provenance[next(iter(cells))[1]]["value"] for cells in tests.values()])
     for adj, cells in zip(adjusted, tests.values()):
         for t, key in cells:
             row, col = key.split("|")
             c = t.provenance[key]
             t.put(row, col.replace("p", "p_holm", 1), float(adj), c["runs"], "holm", c["metric"], c["ref_runs"],
-                  family_size=len(tests))
+                  family_size=len(tests), factor=c.get("factor"), raw=key)
     for t in all_tables:
         if any(c["stat"] == "holm" for c in t.provenance.values()):
             t.note(f"p_holm: Holm-adjusted over all {len(tests)} distinct tests this study reports.")
+
+
+def test_identity(c: dict) -> tuple:
+    """One test, wherever a table shows it: its runs, reference runs, metric and (Shapley) factor."""
+    return tuple(c["runs"]), tuple(c["ref_runs"] or ()), c["metric"], c.get("factor")
+
+
+def _recompute_holm(results: Path, c: dict) -> float:
+    """Holm over the raw p of every distinct test in the published sidecars, this test's raw p recomputed."""
+    raw = {}
+    for sidecar in sorted((results / "tables").glob("*.provenance.json")):
+        for cc in json.loads(sidecar.read_text())["cells"].values():
+            if cc["stat"] in ("p", "shapley_p") and cc["value"] is not None and not np.isnan(cc["value"]):
+                raw.setdefault(test_identity(cc), cc)
+    mine = test_identity(c)
+    if mine not in raw:
+        raise DataError(f"no published raw p for the test behind this Holm cell ({c['raw']})")
+    p = [recompute_cell(results, cc) if ident == mine else cc["value"] for ident, cc in raw.items()]
+    return float(holm(p)[list(raw).index(mine)])
 
 
 def note_code_versions(all_tables, runs: dict) -> None:
@@ -189,8 +207,10 @@ def recompute_cell(results: Path, c: dict) -> float | None:
         return out
 
     scale = c.get("scale", 1.0)
-    if stat.startswith("shapley_") or stat == "holm":
-        return None if stat == "holm" else _recompute_shapley(results, c, values)
+    if stat == "holm":
+        return _recompute_holm(results, c)
+    if stat.startswith("shapley_"):
+        return _recompute_shapley(results, c, values)
     if stat in ("median", "mean", "std"):
         return cell(stat, values(c["runs"]))
     return paired_delta(values(c["runs"]), values(c["ref_runs"]))[stat] * scale
