@@ -1,28 +1,30 @@
 """A seeded synthetic IQA dataset in KonIQ-10k's release format: the project's embedded default data.
 
-Each image is a procedural reference (gradient, fine texture and sharp shapes) degraded at random levels.
-Its MOS is one documented function of the levels plus rater noise:
+Each image is a procedural reference (a colour gradient densely covered with 300-400 small sharp
+shapes, so every 64 px patch has flat areas, which show noise and blocking, and edges, which show blur)
+degraded at documented levels. Its MOS is one documented function of the levels plus rater noise:
 
-    severity  b = sigma / 4,  n = noise_std / 40,  j = (95 - quality) / 90,  c = (1 - contrast) / 0.7,
+    scaled    b = sigma / 4,  n = noise_std / 40,  j = (95 - quality) / 90,  c = (1 - contrast) / 0.7,
               s = 1 - saturation,  r = (1 - downscale) / 0.75
     MOS       = clip(95 - 30 b - 25 n - 20 j - 15 c - 15 s - 25 r + N(0, 3^2), 1, 100)
 
 Two mixes (`MIXES`) draw the levels differently:
 
-- `default`: Gaussian blur (sigma 0.3-4), additive noise (std 2-40), JPEG (quality 5-95) and contrast
-  reduction (factor 0.3-1), each present with probability 0.6 (level 0 otherwise); saturation and
-  downscale are never applied (s = r = 0), so MOS = clip(95 - 30 b - 25 n - 20 j - 15 c + N(0, 3^2), 1, 100).
-- `shifted`: a test set for cross-dataset checks. Milder, rarer blur (p 0.3, sigma 0.3-2.5), noise
-  (p 0.4, std 2-25) and contrast (p 0.3, factor 0.5-1), more JPEG (p 0.7, quality 10-95), and two
-  degradations the default mix never shows: colour saturation loss (p 0.6, saturation factor 0-1, 0 is
-  grey) and downscale-upscale (p 0.5, scale 0.25-1, bilinear both ways); the full formula above.
-  Its references come from their own random streams and its images are named `s<seed><index>.jpg`,
-  so no image or reference is shared with a default set of the same seed.
+- `default` (the demo's training data): one severity v ~ U(0, 1) per image sets blur, noise, JPEG and
+  contrast together, each scaled by its own factor u ~ U(0.5, 1), as a poor camera spoils an image on
+  every count: sigma = 4 v u1, noise_std = 40 v u2, quality = round(95 - 90 v u3), contrast =
+  1 - 0.7 v u4; no saturation loss or downscaling (s = r = 0).
+- `shifted`: a test set for cross-dataset checks. Each degradation independently present: blur (p 0.3,
+  sigma 0.3-2.5), noise (p 0.4, std 2-25), contrast (p 0.3, factor 0.5-1), JPEG (p 0.7, quality
+  10-95), and two the default mix never shows: colour saturation loss (p 0.6, factor 0-1, 0 is grey)
+  and downscale-upscale (p 0.5, scale 0.25-1, bilinear both ways). Its references come from their own
+  random streams and its images are named `s<seed><index>.jpg`, so no image is shared with a default set.
 
-Degradations apply in the order downscale, blur, saturation, contrast, noise, JPEG. Written as
-`koniq10k_distributions_sets.csv` (image_name, c1..c5 rating fractions, c_total, MOS, SD, set)
-plus JPEGs under `512x384/`, so the KonIQ loader reads it unchanged; `synthetic_levels.csv` lists
-each image's levels.
+Degradations apply in the order downscale, blur, saturation, contrast, JPEG, then noise (added after
+compression and stored at quality 95, so it stays visible at every quality). Written as
+`koniq10k_distributions_sets.csv` (image_name, c1..c5 rating fractions, c_total, MOS, SD, set) plus
+WIDTH x HEIGHT JPEGs under `512x384/`, the folder name the KonIQ loader reads (`data.resize` sets the
+size training uses); `synthetic_levels.csv` lists each image's levels.
 """
 from __future__ import annotations
 
@@ -34,25 +36,27 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-WIDTH, HEIGHT = 512, 384
+WIDTH, HEIGHT = 256, 192  # small: the demo trains on 64 px patches of these
+IMAGE_DIR = "512x384"  # KonIQ's folder name, which the loader looks for
 RATERS = 25
 
 
 @dataclass(frozen=True)
 class Mix:
-    """How one mix draws its levels: name -> (probability present, low, high, level when absent).
+    """How one mix draws its levels: name -> (probability present, low, high, level when absent), each
+    drawn independently; or, with `shared_severity`, the default mix's one-severity rule (docstring).
 
-    Levels are drawn in the order listed; `stream` is an extra seed word (None keeps the
-    default mix's streams, and so its bytes, as they were before there were mixes).
+    `stream` is an extra seed word (None: the default mix's streams); `prefix` starts the image names.
     """
     levels: dict[str, tuple[float, float, float, float]]
     stream: int | None
-    prefix: str  # of the image names
+    prefix: str
+    shared_severity: bool = False
 
 
 MIXES = {
-    "default": Mix({"blur_sigma": (0.6, 0.3, 4.0, 0.0), "noise_std": (0.6, 2.0, 40.0, 0.0),
-                    "jpeg_quality": (0.6, 5, 95, 95), "contrast": (0.6, 0.3, 1.0, 1.0)}, None, ""),
+    "default": Mix({"blur_sigma": (1, 0, 4.0, 0.0), "noise_std": (1, 0, 40.0, 0.0),
+                    "jpeg_quality": (1, 5, 95, 95), "contrast": (1, 0.3, 1.0, 1.0)}, None, "", True),
     "shifted": Mix({"blur_sigma": (0.3, 0.3, 2.5, 0.0), "noise_std": (0.4, 2.0, 25.0, 0.0),
                     "jpeg_quality": (0.7, 10, 95, 95), "contrast": (0.3, 0.5, 1.0, 1.0),
                     "saturation": (0.6, 0.0, 1.0, 1.0), "downscale": (0.5, 0.25, 1.0, 1.0)}, 1, "s"),
@@ -60,23 +64,17 @@ MIXES = {
 
 
 def _reference(rng: np.random.Generator) -> Image.Image:
-    """Gradient background, fine colour texture and sharp shapes: edges everywhere, so every
-    patch shows how blurred, noisy or blocky its image is."""
+    """Gradient background under 300-400 shapes of 4-24 px: flat areas show noise and blocking, edges
+    show blur, in any patch, with little else varying from patch to patch."""
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH] / max(WIDTH, HEIGHT)
     c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
     t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))[..., None]
     t = (t - t.min()) / (np.ptp(t) + 1e-9)
-    img = c0 * (1 - t) + c1 * t
-    texture = np.zeros((HEIGHT, WIDTH, 1))
-    for _ in range(3):
-        f, a, phase = rng.uniform(20, 80), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
-        texture += np.sin(2 * np.pi * f * (x * np.cos(a) + y * np.sin(a)) + phase)[..., None]
-    img = np.clip(img + rng.uniform(0.05, 0.2) * texture, 0, 1)
-    im = Image.fromarray((img * 255).astype(np.uint8))
+    im = Image.fromarray(((c0 * (1 - t) + c1 * t) * 255).astype(np.uint8))
     draw = ImageDraw.Draw(im)
-    for _ in range(int(rng.integers(20, 60))):
+    for _ in range(int(rng.integers(300, 400))):
         x0, y0 = rng.integers(0, WIDTH), rng.integers(0, HEIGHT)
-        w, h = rng.integers(8, 120, 2)
+        w, h = rng.integers(4, 25, 2)
         fill = tuple(int(v) for v in rng.integers(0, 256, 3))
         box = [int(x0), int(y0), int(x0 + w), int(y0 + h)]
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=fill)
@@ -84,6 +82,10 @@ def _reference(rng: np.random.Generator) -> Image.Image:
 
 
 def _levels(rng: np.random.Generator, mix: Mix) -> dict:
+    if mix.shared_severity:  # one severity v, each level at its own fraction u of it
+        v, u = float(rng.uniform(0, 1)), rng.uniform(0.5, 1, 4)
+        return {"blur_sigma": float(4 * v * u[0]), "noise_std": float(40 * v * u[1]),
+                "jpeg_quality": int(round(95 - 90 * v * u[2])), "contrast": float(1 - 0.7 * v * u[3])}
     levels = {}
     for name, (p, lo, hi, off) in mix.levels.items():
         levels[name] = float(rng.uniform(lo, hi)) if rng.random() < p else off
@@ -110,10 +112,15 @@ def _degrade(im: Image.Image, lv: dict, rng: np.random.Generator) -> bytes:
         im = ImageEnhance.Color(im).enhance(lv["saturation"])
     a = np.asarray(im).astype(np.float32)
     a = (a - a.mean()) * lv["contrast"] + a.mean()
-    a += rng.normal(0, lv["noise_std"], a.shape) if lv["noise_std"] > 0 else 0
-    im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+    compressed = _jpeg(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)), lv["jpeg_quality"])
+    a = np.asarray(Image.open(io.BytesIO(compressed)).convert("RGB")).astype(np.float32)
+    a += rng.normal(0, lv["noise_std"], a.shape)
+    return _jpeg(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)), 95)
+
+
+def _jpeg(im: Image.Image, quality: int) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=lv["jpeg_quality"])
+    im.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -125,7 +132,7 @@ def make_synthetic(out: str | Path, n: int, seed: int = 0, mix: str = "default")
         raise ValueError(f"unknown synthetic mix {mix!r}; known: {sorted(MIXES)}")
     m = MIXES[mix]
     out = Path(out)
-    image_dir = out / f"{WIDTH}x{HEIGHT}"
+    image_dir = out / IMAGE_DIR
     image_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n):

@@ -62,3 +62,12 @@ def test_shifted_set_is_a_koniq_format_set_of_its_own(tmp_path):
     noise = levels["MOS"] - formula
     assert (noise.abs() < 12).all() and noise.std() > 0.5  # N(0, 3^2) rater noise, not a copy
     assert not (tmp_path / "default" / "512x384" / ds.names[0]).exists()
+
+
+def test_default_mix_degrades_all_four_ways_with_one_severity():
+    rng = np.random.default_rng(1)
+    draws = pd.DataFrame([_levels(rng, MIXES["default"]) for _ in range(300)])
+    scaled = pd.DataFrame({"b": draws["blur_sigma"] / 4, "n": draws["noise_std"] / 40,
+                           "j": (95 - draws["jpeg_quality"]) / 90, "c": (1 - draws["contrast"]) / 0.7})
+    assert (scaled.corr() > 0.6).all().all()  # one severity per image moves every level
+    assert ((scaled >= 0) & (scaled <= 1)).all().all()
