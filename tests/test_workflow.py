@@ -81,7 +81,8 @@ def test_a_thousand_run_study_expands_and_dry_runs_quickly(tmp_path):
     (lambda c: c["tables"]["main"].append("C7"), "tables.main: 'C7' names no experiment"),
     (lambda c: c["resources"]["train"].update(gpu=-1), "gpu"),
     # a size the model runs at 224 px, in a study whose patches are 64 px: caught before any job starts
-    (lambda c: c["sweeps"]["size"].update(values=["nano", "tiny"]), "experiment 'size=tiny': 'data.patch_size'"),
+    (lambda c: c["sweeps"].update(size={"of": "C3", "key": "model.size", "values": ["nano", "tiny"]}),
+     "experiment 'size=tiny': 'data.patch_size'"),
 ])
 def test_bad_study_config_fails_before_any_job(tmp_path, edit, message):
     cfg = load("config.yaml")
