@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import time
 import sys
@@ -69,7 +68,13 @@ def test_a_thousand_run_study_expands_and_dry_runs_quickly(tmp_path):
     r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
     seconds = time.perf_counter() - tic
     assert r.returncode == 0, r.stderr[-2000:]
-    assert seconds < 10 * (1 + 2 * bool(os.environ.get("CI"))), seconds  # CI machines run other jobs too
+    # 10 s on an idle 2-core machine; a loaded one slows every snakemake start, so compare with a one-rule one
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "Snakefile").write_text('rule all:\n    output: "x"\n    shell: "touch {output}"\n')
+    tic = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "snakemake", "-n"], capture_output=True, cwd=tmp_path / "one")
+    one_rule = time.perf_counter() - tic
+    assert seconds < max(10.0, 5 * one_rule), (seconds, one_rule)
 
 
 @pytest.mark.slow
