@@ -145,14 +145,14 @@ class Builder:
             self.delta(t, row, experiment, ref, f"_vs_{label}")
 
     def delta(self, t: Table, row: str, experiment: str, ref: str, suffix: str = "", metric: str = "srcc",
-              scale: float = 1.0) -> dict:
+              scale: float = 1.0, unit: str = "") -> dict:
         """Paired delta experiment - ref over common splits: delta, CI, p and the number of pairs."""
         a, b = self.split_runs(experiment), self.split_runs(ref)
         ks = sorted(set(a) & set(b))
         ra, rb = [a[k] for k in ks], [b[k] for k in ks]
         res = paired_delta([self.value(r, metric) for r in ra], [self.value(r, metric) for r in rb])
         for stat in ("delta", "ci_low", "ci_high"):
-            t.put(row, f"{metric}_{stat}{suffix}", res[stat] * scale, ra, stat, metric, rb, scale=scale)
+            t.put(row, f"{metric}_{stat}{unit}{suffix}", res[stat] * scale, ra, stat, metric, rb, scale=scale)
         t.put(row, f"p{suffix}", res["p"], ra, "p", metric, rb)
         t.put(row, f"pairs{suffix}", res["n_pairs"], ra, "count", metric, rb)
         t.note(DELTA_NOTE)
@@ -232,7 +232,7 @@ def contributions(spec, b: Builder) -> Table:
     if ks:
         _shapley_rows(t, b, fac, per_split, ks)
     for label, (with_, without) in (b.cfg.get("tables", {}).get("contributions") or {}).items():
-        b.delta(t, label, with_, without, "_x100", scale=100)
+        b.delta(t, label, with_, without, scale=100, unit="_x100")
         t.put(label, "kind", f"one at a time: {with_} vs {without}", [], "label")
     return t
 

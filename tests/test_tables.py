@@ -42,13 +42,14 @@ from iqa.runs import RunTampered  # noqa: E402
 from iqa.study import expand  # noqa: E402
 
 # Planted effects, in SRCC-relevant noise: multi-scale and attention each help, shuffled labels destroy.
-NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C3_shuffled": None}
+NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C0_shuffled": None}
 
 
 def fabricated_study(tmp_path):
     cfg = yaml.safe_load(open("config.yaml"))
     cfg["sweeps"] = {"lr": {"of": "C3", "key": "train.lr", "values": [1e-4, 3e-4]}}
     cfg["complexity"]["experiments"] = ["C0", "C3"]
+    cfg["base"]["data"]["root"] = str(tmp_path / "not-here")  # the fabricated runs' data is nowhere
     study = expand(cfg)
     results = tmp_path / "results"
     mos = np.linspace(5, 95, 80)
