@@ -85,11 +85,13 @@ class Table:
         (out / f"{self.name}.provenance.json").write_text(json.dumps(sidecar, indent=2, default=str))
 
 
+TEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
+               "{": r"\{", "}": r"\}", "~": r"\~{}", "^": r"\^{}"}
+
+
 def _tex_escape(text: str) -> str:
-    for a, b in (("\\", "\\textbackslash{}"), ("_", "\\_"), ("%", "\\%"), ("&", "\\&"), ("#", "\\#"),
-                 ("$", "\\$"), ("{", "\\{"), ("}", "\\}"), ("~", "\\~{}"), ("^", "\\^{}")):
-        text = text.replace(a, b) if a != "\\" else text.replace(a, "\x00")
-    return text.replace("\x00", "\\textbackslash{}")
+    """A note as LaTeX text: each special character escaped once (one pass, so no escape is re-escaped)."""
+    return "".join(TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 class Builder:
