@@ -21,7 +21,6 @@ turns figures into the printed lines, section by section as they are measured.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import resource
@@ -35,7 +34,7 @@ from PIL import Image
 
 from . import config as config_mod
 from .crops import train_positions
-from .device import autocast, cpu_model, resolve_device, synchronize
+from .device import autocast, cpu_model, resolve_device, synchronize, torch_threads
 from .measure import gflops_per_patch, parameters, time_loop
 from .models.registry import FAMILIES, check_model_config, input_size
 from .step import Stepper, make_batch
@@ -74,16 +73,6 @@ def make_dataset(root: Path, n: int, seed: int = 0) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-@contextlib.contextmanager
-def _threads(n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _load() -> str:
@@ -200,7 +189,7 @@ def stage_shares(images: torch.Tensor, d: dict, batch: int) -> dict[str, float]:
 
 
 def _cropping_rate(images: torch.Tensor, d: dict, batch: int, threads: int) -> dict:
-    with _threads(threads):
+    with torch_threads(threads):
         ours_epoch(images[:1], d, 1, batch, 0)  # warm-up
         ours_epoch(images, d, 1, batch, 0)
         synchronize(images.device)
@@ -214,7 +203,7 @@ def input_ours(images: torch.Tensor, d: dict, batch: int, threads: int) -> dict:
     """(a) per epoch: patches/s on one thread (and on `threads` on CPU), and the share of each stage."""
     out = {"one_thread": _cropping_rate(images, d, batch, 1), "per_image": d["train_patches"],
            "color_jitter": d["color_jitter"]}
-    with _threads(1):
+    with torch_threads(1):
         out["shares"] = stage_shares(images, d, batch)
     if threads != 1 and images.device.type == "cpu":
         out["threads"] = threads
@@ -255,7 +244,7 @@ def input_original(paths: list[Path], d: dict, n: int, batch: int) -> dict:
     transform = original_transform(d["patch_size"], size, jitter)
     order = train_positions(len(paths), d["train_patches"], size[1], size[0], d["patch_size"],
                             torch.Generator().manual_seed(2))[0][:n].tolist()
-    with _threads(1):
+    with torch_threads(1):
         torch.manual_seed(0)
         per_patch_decode(paths, order[:WARMUP], transform, batch)
         tic = time.perf_counter()
@@ -486,7 +475,7 @@ def run(args) -> dict:
     """Measure and print everything; return the figures, by section."""
     if getattr(args, "threads", None) is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    with _threads(args.threads or torch.get_num_threads()):
+    with torch_threads(args.threads or torch.get_num_threads()):
         return _measure(args)
 
 

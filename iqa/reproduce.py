@@ -203,8 +203,7 @@ def reproduce(run_id: str, results: str | Path = "results", scratch: str | Path 
     """Check data and code, retrain the run in `scratch`, compare, print a verdict; 0 when reproduced."""
     import copy
 
-    import torch
-
+    from .device import torch_threads
     from .provenance import source_hash
     from .runs import tampering
     from .train import train
@@ -224,10 +223,9 @@ def reproduce(run_id: str, results: str | Path = "results", scratch: str | Path 
         if not ok:
             return 1
     out = scratch_folder(scratch, run_dir, run_id)
-    if prov.get("torch_threads"):
-        torch.set_num_threads(prov["torch_threads"])
     say(f"training in {out} ...")
-    new = train(cfg, out)
+    with torch_threads(prov.get("torch_threads")):
+        new = train(cfg, out)
     exact, why = device_class(prov, new["provenance"], cfg["train"]["precision"])
     say(why)
     reproduced, lines = compare(run_dir, record, out, new, exact)

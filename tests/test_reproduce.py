@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from iqa import config
+from iqa.device import torch_threads
 from iqa.reproduce import check_code, device_class, reproduce, standard_error, within
 from iqa.train import train
 
@@ -49,12 +50,8 @@ def finished(tmp_path_factory, synthetic):
     tmp = tmp_path_factory.mktemp("reproduce")
     data = shutil.copytree(synthetic, tmp / "data")
     cfg = nano_config(data, tmp / "cache", set=["train.epochs=1"])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         metrics = train(cfg, tmp / "results" / "runs" / config.run_id(cfg))
-    finally:
-        torch.set_num_threads(threads)
     return tmp / "results", metrics["run_id"]
 
 
@@ -66,8 +63,10 @@ def run(results, rid, tmp_path, **kw):
 
 @pytest.mark.slow  # the fixture trains
 def test_a_rerun_on_the_same_machine_is_identical(finished, tmp_path):
+    threads = torch.get_num_threads()
     rc, out = run(*finished, tmp_path)
     assert rc == 0, out
+    assert torch.get_num_threads() == threads  # the recorded count applies to the rerun only
     assert "same machine type" in out and "verdict: identical" in out
     assert pd.read_csv(tmp_path / "scratch" / "predictions.csv").equals(
         pd.read_csv(finished[0] / "runs" / finished[1] / "predictions.csv"))
