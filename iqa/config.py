@@ -105,7 +105,9 @@ SCHEMA: dict = {
         "ranking_loss_weight": Key(0.0, "weight of a pairwise margin-ranking loss added to the loss", ge=0),
         "label_scale": Key(1.0, "train on MOS * label_scale (original: 1; pyiqa: 0.01); scores are reported "
                                 "on the MOS scale", gt=0),
-        "shuffle_labels": Key(False, "permute the training labels (a control that must destroy learning)"),
+        "labels": Key("given", "training labels for controls: given | shuffled (seeded permutation: must destroy "
+                               "learning) | reversed (min + max - MOS: must invert the ranking)",
+                      choices=("given", "shuffled", "reversed")),
         "device": Key("auto", "auto | cpu | cuda", choices=("auto", "cpu", "cuda"), hashed=False),
         "precision": Key("bf16", "bf16 autocast on CUDA, or fp32 (CPU always runs fp32)",
                          choices=("bf16", "fp32")),

@@ -94,8 +94,8 @@ def normalize(x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
 def load_parts(cfg: dict, device: torch.device) -> tuple[dict, dict]:
     """Labels, split and decoded images of every split part, on `device`; and where they came from.
 
-    With `train.shuffle_labels` the training part's MOS are permuted (seeded): a control run that
-    must learn nothing. Validation and test labels stay true.
+    `train.labels` can replace the training part's MOS for a control run (`training_labels`);
+    validation and test labels stay true.
     """
     import numpy as np
 
@@ -110,8 +110,8 @@ def load_parts(cfg: dict, device: torch.device) -> tuple[dict, dict]:
     parts = {}
     for part, idx in split.items():
         mos = ds.mos[idx]
-        if part == "train" and cfg["train"]["shuffle_labels"]:
-            mos = np.random.default_rng(cfg["seed"]).permutation(mos)
+        if part == "train":
+            mos = training_labels(mos, cfg["train"]["labels"], cfg["seed"])
         names = [ds.names[i] for i in idx]
         parts[part] = {"images": torch.from_numpy(np.ascontiguousarray(cache[idx])).to(device),
                        "mos": torch.from_numpy(mos).to(device), "names": names,
@@ -120,3 +120,14 @@ def load_parts(cfg: dict, device: torch.device) -> tuple[dict, dict]:
             "dataset_hash": ds_hash, "split_hash": split_hash(ds, split),
             **{f"n_{part}": len(idx) for part, idx in split.items()}}
     return parts, info
+
+
+def training_labels(mos, how: str, seed: int):
+    """The labels a run trains on: as given, permuted (seeded), or reversed (min + max - MOS)."""
+    import numpy as np
+
+    if how == "shuffled":
+        return np.random.default_rng(seed).permutation(mos)
+    if how == "reversed":
+        return mos.min() + mos.max() - mos
+    return mos

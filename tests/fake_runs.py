@@ -28,7 +28,7 @@ def small_study() -> dict:
             "C1": {"of": "C2", "model": {"multiscale": False}},
             "C0": {"of": "C1", "model": {"name": "hyperiqa_resnet50"}},
             "C3_rerun": {"of": "C3", "reseed": 1000},
-            "C3_shuffled": {"of": "C3", "train": {"shuffle_labels": True}},
+            "C3_shuffled": {"of": "C3", "train": {"labels": "shuffled"}},
             "C3_test_selected": {"of": "C3", "train": {"select": "test"}},
             "centre_crop": {"of": "C3", "data": {"test_crops": "center"}},
         },
@@ -51,7 +51,7 @@ def noise_of(cfg: dict) -> float:
     m = cfg["model"]
     noise = 12.0 - 3.0 * (m["name"] == "swin_hyperiqa") - 1.5 * m["multiscale"] - 1.0 * m["attention_fusion"]
     noise += 0.3 * (cfg["data"]["test_crops"] == "center") + 0.2 * abs(np.log10(cfg["train"]["lr"] / 1e-3))
-    return 200.0 if cfg["train"]["shuffle_labels"] else noise
+    return 200.0 if cfg["train"]["labels"] == "shuffled" else noise
 
 
 def write_run(out: Path, cfg: dict) -> dict:

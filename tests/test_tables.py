@@ -41,8 +41,8 @@ from iqa.report import aggregate, audit  # noqa: E402
 from iqa.runs import RunTampered  # noqa: E402
 from iqa.study import expand  # noqa: E402
 
-# Planted effects, in SRCC-relevant noise: multi-scale and attention each help, shuffled labels destroy.
-NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C0_shuffled": None}
+# Planted effects, in SRCC-relevant noise: multi-scale and attention each help, reversed labels destroy.
+NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C0_reversed": None}
 
 
 def fabricated_study(tmp_path):
