@@ -290,7 +290,7 @@ def train_step(model, forward, batches: list[tuple], t: dict, steps: int, device
     """(c): training's `Stepper` (forward, loss, backward, optimiser) timed over `steps` batches."""
     from .optim import make_optimizer
 
-    opt, _ = make_optimizer(model, t, device)
+    opt, _ = make_optimizer(model, t)
     stepper = Stepper(forward, model.parameters(), opt, t, device)
     model.train()
     if device.type == "cuda":

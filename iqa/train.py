@@ -56,7 +56,7 @@ def train(cfg: dict, out: str | Path) -> dict:
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if t["compile"] else model
-    opt, sched = make_optimizer(model, t, device)
+    opt, sched = make_optimizer(model, t)
     stepper = Stepper(forward, model.parameters(), opt, t, device)
     ckpt = Checkpoint(out / "checkpoint.pt", config_mod.config_hash(cfg), model, opt, sched, device)
     state = ckpt.restore() or {"epoch": 0, "step": 0, "best_srcc": -math.inf, "best_epoch": -1,
