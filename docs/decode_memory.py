@@ -10,6 +10,9 @@ decoding), and the highest anonymous and file-backed parts while decoding (`RssA
 of /proc/self/status, sampled every 20 ms). Writing and decoding run in processes of their own: a
 process starts with the peak of the one that started it (Linux keeps `ru_maxrss` across exec), and
 this one stays small.
+With `--score` a third process then scores the cached set as `iqa score` does (`score.score_all`,
+one slice of the cache at a time, here with an untrained nano model on the CPU) and reports the
+same figures while scoring.
 `--distinct` different photos are generated and the rest are hard links to them: each file is still
 opened and decoded on its own, so decoding costs the same; only generating them is saved.
 """
@@ -93,6 +96,40 @@ def child(root: str, cache: str, shorter_side: int, workers: int | None) -> None
                       "cache_bytes": os.path.getsize(next(Path(cache).glob("*.npy")))}))
 
 
+def score_child(root: str, cache: str, shorter_side: int) -> None:
+    """Score the cached set with an untrained nano Swin-HyperIQA on the CPU, as `iqa score` does
+    (`score.score_all`: one slice of the cache at a time); print the peak memory while scoring."""
+    import torch
+
+    from iqa import config
+    from iqa.data import dataset_hash
+    from iqa.datasets import load_dataset
+    from iqa.models.builder import build_model
+    from iqa.score import SLICE_IMAGES, score_all
+
+    torch.set_num_threads(1)
+    ds = load_dataset("spaq", root, shorter_side=shorter_side)
+    cfg = config.merge(config.DEFAULTS, {"model": {"size": "nano", "pretrained": False},
+                                         "data": {"patch_size": 64, "test_crops": "random:4",
+                                                  "cache_dir": cache}})
+    config.validate(cfg)
+    model = build_model(cfg["model"])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peaks: dict = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=rss_sampler, args=(peaks, stop))
+    sampler.start()
+    tic = time.perf_counter()
+    scores, _ = score_all(model, ds, dataset_hash(ds), cfg, torch.device("cpu"))
+    seconds = time.perf_counter() - tic
+    stop.set()
+    sampler.join()
+    print(json.dumps({"n": len(scores), "seconds": seconds, "slice_images": SLICE_IMAGES,
+                      "maxrss_before_kib": before, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "peak_rss_anon_kib": peaks.get("RssAnon", 0),
+                      "peak_rss_file_kib": peaks.get("RssFile", 0)}))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=300)
@@ -101,13 +138,17 @@ def main() -> None:
     p.add_argument("--shorter-side", type=int, default=512)
     p.add_argument("--workers", type=int, default=None, help="decode threads (default: one per CPU)")
     p.add_argument("--write", metavar="ROOT", help=argparse.SUPPRESS)
+    p.add_argument("--score", action="store_true", help="then score the cached set with a nano model")
     p.add_argument("--child", nargs=2, metavar=("ROOT", "CACHE"), help=argparse.SUPPRESS)
+    p.add_argument("--score-child", nargs=2, metavar=("ROOT", "CACHE"), help=argparse.SUPPRESS)
     a = p.parse_args()
     source = tuple(int(x) for x in a.source.split("x"))
     if a.write:
         return write_set(Path(a.write), a.images, source, a.distinct)
     if a.child:
         return child(*a.child, a.shorter_side, a.workers)
+    if a.score_child:
+        return score_child(*a.score_child, a.shorter_side)
     with tempfile.TemporaryDirectory(prefix="iqa-decode-memory-") as tmp:
         root, cache = Path(tmp) / "spaq", Path(tmp) / "cache"
         tic = time.perf_counter()
@@ -121,12 +162,23 @@ def main() -> None:
         if a.workers:
             cmd += ["--workers", str(a.workers)]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        if a.score:
+            cmd = [sys.executable, __file__, "--score-child", str(root), str(cache),
+                   "--shorter-side", str(a.shorter_side)]
+            scored = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     print(f"decoded to {r['shape']} ({r['cache_bytes'] / 2**20:.0f} MiB cache) in {r['seconds']:.1f} s "
           f"({r['n'] / r['seconds']:.1f} images/s, {a.workers or os.cpu_count()} threads)")
     print(f"peak RSS {r['maxrss_kib'] / 1024:.0f} MiB (ru_maxrss of the decoding process; "
           f"{r['maxrss_before_kib'] / 1024:.0f} MiB before decoding); while decoding: "
           f"peak RssAnon {r['peak_rss_anon_kib'] / 1024:.0f} MiB, "
           f"peak RssFile {r['peak_rss_file_kib'] / 1024:.0f} MiB")
+
+    if a.score:
+        print(f"scored {scored['n']} images (nano Swin-HyperIQA, 4 random 64 px crops each, CPU, 1 thread, "
+              f"{scored['slice_images']} images of the cache at a time) in {scored['seconds']:.1f} s; "
+              f"peak RSS {scored['maxrss_kib'] / 1024:.0f} MiB ({scored['maxrss_before_kib'] / 1024:.0f} MiB "
+              f"before scoring); while scoring: peak RssAnon {scored['peak_rss_anon_kib'] / 1024:.0f} MiB, "
+              f"peak RssFile {scored['peak_rss_file_kib'] / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
