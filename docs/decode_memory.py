@@ -78,22 +78,27 @@ def child(root: str, cache: str, shorter_side: int, workers: int | None) -> None
 
     ds = load_dataset("spaq", root, shorter_side=shorter_side)
     ds_hash = dataset_hash(ds)
+    images, figures = measured(lambda: decoded_images(ds, ds_hash, ds.image_size((512, 384)), cache,
+                                                      workers=workers))
+    print(json.dumps({"n": len(ds.names), "shape": list(images.shape), **figures,
+                      "cache_bytes": os.path.getsize(next(Path(cache).glob("*.npy")))}))
+
+
+def measured(work):
+    """Run `work()` while sampling this process's memory; return its result and the figures."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peaks: dict = {}
     stop = threading.Event()
     sampler = threading.Thread(target=rss_sampler, args=(peaks, stop))
     sampler.start()
     tic = time.perf_counter()
-    images = decoded_images(ds, ds_hash, ds.image_size((512, 384)), cache, workers=workers)
+    result = work()
     seconds = time.perf_counter() - tic
     stop.set()
     sampler.join()
-    print(json.dumps({"n": len(ds.names), "shape": list(images.shape), "seconds": seconds,
-                      "maxrss_before_kib": before,
-                      "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "peak_rss_anon_kib": peaks.get("RssAnon", 0),
-                      "peak_rss_file_kib": peaks.get("RssFile", 0),
-                      "cache_bytes": os.path.getsize(next(Path(cache).glob("*.npy")))}))
+    return result, {"seconds": seconds, "maxrss_before_kib": before,
+                    "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                    "peak_rss_anon_kib": peaks.get("RssAnon", 0), "peak_rss_file_kib": peaks.get("RssFile", 0)}
 
 
 def score_child(root: str, cache: str, shorter_side: int) -> None:
@@ -114,20 +119,8 @@ def score_child(root: str, cache: str, shorter_side: int) -> None:
                                                   "cache_dir": cache}})
     config.validate(cfg)
     model = build_model(cfg["model"])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peaks: dict = {}
-    stop = threading.Event()
-    sampler = threading.Thread(target=rss_sampler, args=(peaks, stop))
-    sampler.start()
-    tic = time.perf_counter()
-    scores, _ = score_all(model, ds, dataset_hash(ds), cfg, torch.device("cpu"))
-    seconds = time.perf_counter() - tic
-    stop.set()
-    sampler.join()
-    print(json.dumps({"n": len(scores), "seconds": seconds, "slice_images": SLICE_IMAGES,
-                      "maxrss_before_kib": before, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "peak_rss_anon_kib": peaks.get("RssAnon", 0),
-                      "peak_rss_file_kib": peaks.get("RssFile", 0)}))
+    (scores, _), figures = measured(lambda: score_all(model, ds, dataset_hash(ds), cfg, torch.device("cpu")))
+    print(json.dumps({"n": len(scores), "slice_images": SLICE_IMAGES, **figures}))
 
 
 def main() -> None:
