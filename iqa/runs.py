@@ -17,7 +17,7 @@ from . import config as config_mod
 from .errors import DataError
 from .metrics import correlations
 from .record import sha256_file
-from .study import Study
+from .study import Study, cross_dataset_jobs
 
 CHECKED_METRICS = ("srcc", "plcc", "krcc", "rmse")
 
@@ -117,13 +117,6 @@ def load_scores(study_cfg: dict, study: Study, results: Path, runs: dict[str, di
             raise RunTampered(f"cross-dataset score {name}/{rid}: {problem}")
         scores[(name, rid)] = {"status": "tampered" if problem else "ok", "usable": not problem, "metrics": m}
     return scores
-
-
-def cross_dataset_jobs(study_cfg: dict, study: Study) -> list[tuple[str, str]]:
-    """(dataset name, run id) of every evaluation-only job: each selected experiment's runs on each dataset."""
-    spec = study_cfg.get("cross_dataset") or {}
-    rids = sorted({rid for e in spec.get("experiments", []) for rid in study.run_ids(e)})
-    return [(name, rid) for name in spec.get("datasets", {}) for rid in rids]
 
 
 def code_version(m: dict) -> str:

@@ -123,6 +123,13 @@ def expand(study_cfg: dict) -> Study:
     return study
 
 
+def cross_dataset_jobs(study_cfg: dict, study: Study) -> list[tuple[str, str]]:
+    """(dataset name, run id) of every evaluation-only job: each selected experiment's runs on each dataset."""
+    spec = study_cfg.get("cross_dataset") or {}
+    rids = sorted({rid for e in spec.get("experiments", []) for rid in study.run_ids(e)})
+    return [(name, rid) for name in spec.get("datasets", {}) for rid in rids]
+
+
 def referenced_experiments(study_cfg: dict) -> dict[str, list[str]]:
     """Where the study config names experiments outside `experiments:` -> the names it uses."""
     tables = study_cfg.get("tables") or {}

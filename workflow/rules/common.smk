@@ -2,8 +2,7 @@ from pathlib import Path
 
 from iqa import catalogue
 from iqa.config import ConfigError
-from iqa.runs import cross_dataset_jobs
-from iqa.study import expand as expand_study
+from iqa.study import cross_dataset_jobs, expand as expand_study
 
 # Every run of the study is fully validated here, before any job starts (torch is not imported).
 try:
