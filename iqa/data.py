@@ -178,6 +178,12 @@ def dataset_hash(ds: Dataset) -> str:
     return h.hexdigest()
 
 
+def split_sizes(n: int, data_cfg: dict) -> tuple[int, int]:
+    """Test and validation images of a random split of n images (the rest train)."""
+    n_test = round(data_cfg["test_fraction"] * n)
+    return n_test, round(data_cfg["val_fraction"] * (n - n_test))
+
+
 def make_split(ds: Dataset, data_cfg: dict) -> dict[str, np.ndarray]:
     """Row indices of train / val / test.
 
@@ -192,8 +198,7 @@ def make_split(ds: Dataset, data_cfg: dict) -> dict[str, np.ndarray]:
         return {part: np.flatnonzero(sets == part) for part in ("train", "val", "test")}
     key = f"{data_cfg['split_seed']}:{data_cfg['split_index']}:"
     order = sorted(range(n), key=lambda i: hashlib.sha256((key + ds.names[i]).encode()).digest())
-    n_test = round(data_cfg["test_fraction"] * n)
-    n_val = round(data_cfg["val_fraction"] * (n - n_test))
+    n_test, n_val = split_sizes(n, data_cfg)
     parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
     for part, idx in parts.items():
         if not idx:

@@ -37,7 +37,7 @@ KONIQ_IMAGES = 10_073
 def part_sizes(cfg: dict, images: int | None, cache: dict) -> dict[str, int]:
     """Images in train / val / test: from the data on disk when it is there, else from `images` (the
     dataset size; for a study that generates synthetic data, the size it generates)."""
-    from .data import load_koniq, make_split
+    from .data import load_koniq, make_split, split_sizes
 
     d = cfg["data"]
     key = (d["root"], d["split"], d["test_fraction"], d["val_fraction"], images)
@@ -52,8 +52,7 @@ def part_sizes(cfg: dict, images: int | None, cache: dict) -> dict[str, int]:
         if d["split"] == "official":
             raise DataError(f"data.split is 'official' and {d['root']} is not here: the part sizes come from "
                             f"its label file") from None
-        n_test = round(d["test_fraction"] * images)
-        n_val = round(d["val_fraction"] * (images - n_test))
+        n_test, n_val = split_sizes(images, d)
         sizes = {"train": images - n_test - n_val, "val": n_val, "test": n_test}
     cache[key] = sizes
     return sizes
