@@ -42,15 +42,22 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name (Linux /proc/cpuinfo), else what the platform reports."""
+def cpu_model(detail: bool = False) -> str:
+    """The CPU's marketing name (Linux /proc/cpuinfo, else what the platform reports). With `detail`, also
+    its family and model numbers (a virtual machine may show only a generic name) and the vector
+    instructions torch's kernels use on it: runs on another processor may differ in the last bits."""
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())  # the first processor's
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    name = info.get("model name") or platform.processor() or "unknown CPU"
+    if not detail:
+        return name
+    number = f"family {info['cpu family']} model {info['model']}, " if "cpu family" in info and "model" in info else ""
+    return f"{name} ({number}torch {torch.backends.cpu.get_cpu_capability()})"
 
 
 def device_name(device: torch.device) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .study import Study, expand
+from .study import Study, expand, synthetic_datasets
 
 EVAL_FACTOR = 3.0
 MARGIN = 1.5  # suggested SLURM runtime = estimate x MARGIN, rounded up to ROUND_MIN minutes
@@ -194,9 +194,9 @@ def plan(config_path: str | Path, *, bench_json=None, throughput=None, from_resu
                           "--throughput PATCHES_PER_S")
     study_cfg = yaml.safe_load(Path(config_path).read_text())
     study = expand(study_cfg)
-    synthetic = (study_cfg.get("dataset") or {}).get("synthetic")
-    if images is None and synthetic:  # the workflow generates this many images (300 unless set)
-        images = synthetic.get("n", 300)
+    generated = synthetic_datasets(study_cfg, study).get(study.base["data"]["root"])
+    if images is None and generated:  # the workflow generates this many images
+        images = generated["n"]
     entries = (results_throughput(from_results) if from_results else []) + \
         (bench_throughput(bench_json) if bench_json else [])
     table = estimate(study, entries, throughput, eval_throughput, images, setup_minutes)

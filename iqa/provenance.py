@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from .device import cpu_model
+
 PACKAGES = ("iqa", "torch", "torchvision", "timm", "numpy", "pandas", "scipy", "pillow", "snakemake")
 SOURCE_DIR = Path(__file__).resolve().parent.parent
 LOCK_FILE = SOURCE_DIR / "requirements.lock"
@@ -56,29 +58,13 @@ def environment(lock: Path = LOCK_FILE) -> dict:
     return {"lock_sha256": lock_sha256, "distributions": dict(sorted(found.items()))}
 
 
-def cpu_model() -> str | None:
-    """The processor: model name, family and model number (/proc/cpuinfo on Linux; a virtual machine may
-    show only a generic name), and the vector instructions torch's kernels use on it. Runs on another
-    processor may differ in the last bits, so `iqa reproduce` compares them with a tolerance."""
-    info = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    name = info.get("model name") or platform.processor() or "unknown CPU"
-    number = f"family {info['cpu family']} model {info['model']}, " if "cpu family" in info and "model" in info else ""
-    return f"{name} ({number}torch {torch.backends.cpu.get_cpu_capability()})"
-
-
 def machine(device: torch.device) -> dict:
     """Host, processor, torch threads (they set the summation order on a CPU), device and, under SLURM,
     the job id and node."""
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
         "host": socket.gethostname(),
-        "cpu_model": cpu_model(),
+        "cpu_model": cpu_model(detail=True),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
         "gpu_model": gpu,

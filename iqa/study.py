@@ -123,6 +123,21 @@ def expand(study_cfg: dict) -> Study:
     return study
 
 
+SYNTHETIC_DEFAULTS = {"n": 300, "seed": 0, "mix": "default"}
+
+
+def synthetic_datasets(study_cfg: dict, study: Study) -> dict[str, dict]:
+    """root -> {n, seed, mix} of every synthetic dataset the workflow generates: the training data and
+    external test sets declared with `synthetic:`."""
+    out = {}
+    if (study_cfg.get("dataset") or {}).get("synthetic"):
+        out[study.base["data"]["root"]] = {**SYNTHETIC_DEFAULTS, **study_cfg["dataset"]["synthetic"]}
+    for spec in ((study_cfg.get("cross_dataset") or {}).get("datasets") or {}).values():
+        if spec.get("synthetic"):
+            out[spec["root"]] = {**SYNTHETIC_DEFAULTS, **spec["synthetic"]}
+    return out
+
+
 def cross_dataset_jobs(study_cfg: dict, study: Study) -> list[tuple[str, str]]:
     """(dataset name, run id) of every evaluation-only job: each selected experiment's runs on each dataset."""
     spec = study_cfg.get("cross_dataset") or {}

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from iqa import catalogue
 from iqa.config import ConfigError
-from iqa.study import cross_dataset_jobs, expand as expand_study
+from iqa.study import cross_dataset_jobs, expand as expand_study, synthetic_datasets
 
 # Every run of the study is fully validated here, before any job starts (torch is not imported).
 try:
@@ -13,13 +13,7 @@ except (ConfigError, ValueError) as e:
 TABLES = [t.name for t in catalogue.tables(config)]
 FIGURES = [f.name for f in catalogue.figures(config)]
 RESOURCES = config["resources"]["train"]
-# root -> {n, seed, mix} of every synthetic dataset the workflow generates (training data, external test sets)
-SYNTHETIC = {}
-if (config.get("dataset") or {}).get("synthetic"):
-    SYNTHETIC[STUDY.base["data"]["root"]] = {"n": 300, "seed": 0, "mix": "default", **config["dataset"]["synthetic"]}
-for spec in ((config.get("cross_dataset") or {}).get("datasets") or {}).values():
-    if spec.get("synthetic"):
-        SYNTHETIC[spec["root"]] = {"n": 300, "seed": 0, "mix": "default", **spec["synthetic"]}
+SYNTHETIC = synthetic_datasets(config, STUDY)  # root -> {n, seed, mix} of every dataset the workflow generates
 CROSS_DATASET = cross_dataset_jobs(config, STUDY)
 
 
