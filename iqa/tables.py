@@ -149,14 +149,20 @@ class Builder:
     def delta(self, t: Table, row: str, experiment: str, ref: str, suffix: str = "", metric: str = "srcc",
               scale: float = 1.0, unit: str = "") -> dict:
         """Paired delta experiment - ref over common splits: delta, CI, p and the number of pairs."""
-        a, b = self.split_runs(experiment), self.split_runs(ref)
+        return self.paired(t, row, self.split_runs(experiment), self.split_runs(ref), self.value, suffix=suffix,
+                           metric=metric, scale=scale, unit=unit)
+
+    def paired(self, t: Table, row: str, a: dict[int, str], b: dict[int, str], value, prefix: str = "",
+               suffix: str = "", metric: str = "srcc", scale: float = 1.0, unit: str = "") -> dict:
+        """Paired delta of the ids in `a` against those in `b` (split -> id) over the splits both have,
+        each id's number read by `value(id, metric)`."""
         ks = sorted(set(a) & set(b))
         ra, rb = [a[k] for k in ks], [b[k] for k in ks]
-        res = paired_delta([self.value(r, metric) for r in ra], [self.value(r, metric) for r in rb])
+        res = paired_delta([value(r, metric) for r in ra], [value(r, metric) for r in rb])
         for stat in ("delta", "ci_low", "ci_high"):
-            t.put(row, f"{metric}_{stat}{unit}{suffix}", res[stat] * scale, ra, stat, metric, rb, scale=scale)
-        t.put(row, f"p{suffix}", res["p"], ra, "p", metric, rb)
-        t.put(row, f"pairs{suffix}", res["n_pairs"], ra, "count", metric, rb)
+            t.put(row, f"{prefix}{metric}_{stat}{unit}{suffix}", res[stat] * scale, ra, stat, metric, rb, scale=scale)
+        t.put(row, f"{prefix}p{suffix}", res["p"], ra, "p", metric, rb)
+        t.put(row, f"{prefix}pairs{suffix}", res["n_pairs"], ra, "count", metric, rb)
         t.note(DELTA_NOTE)
         return res
 
@@ -291,15 +297,9 @@ def cross_dataset(spec, b: Builder) -> Table:
                 for stat in ("median", "std"):
                     t.put(e, f"{name}_{m}_{stat}", cell(stat, vals), ids, stat, m)
             if e != first:
-                ks = sorted(set(scored[e]) & set(scored[first]))
-                ra, rb = [scored[e][k] for k in ks], [scored[first][k] for k in ks]
-                res = paired_delta([b.score_value(r, "srcc") for r in ra], [b.score_value(r, "srcc") for r in rb])
-                for stat in ("delta", "ci_low", "ci_high", "p"):
-                    col = f"{name}_srcc_{stat}_vs_{first}" if stat != "p" else f"{name}_p_vs_{first}"
-                    t.put(e, col, res[stat], ra, stat, "srcc", rb)
-                t.put(e, f"{name}_pairs_vs_{first}", res["n_pairs"], ra, "count", "srcc", rb)
+                b.paired(t, e, scored[e], scored[first], b.score_value, prefix=f"{name}_", suffix=f"_vs_{first}")
     t.note("Scored without retraining, with each run's test-crop protocol; PLCC is raw Pearson (the scales "
-           "differ). " + DELTA_NOTE)
+           "differ).")
     return t
 
 
