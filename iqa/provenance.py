@@ -83,6 +83,13 @@ def source_hash(package: Path = SOURCE_DIR / "iqa") -> str:
     return h.hexdigest()
 
 
+def code_and_machine(device: torch.device) -> dict:
+    """What ran where: commit, library source hash, package versions, the environment (lock hash and
+    installed distributions) and the machine. Every job's record starts with it."""
+    return {**git_state(), "source_hash": source_hash(), "versions": versions(), "environment": environment(),
+            **machine(device)}
+
+
 def run_provenance(cfg: dict, model, device: torch.device, data_info: dict, history: list[dict],
                    steps: int, started) -> dict:
     """The record of where a finished run came from and what it cost."""
@@ -95,8 +102,7 @@ def run_provenance(cfg: dict, model, device: torch.device, data_info: dict, hist
     train_seconds = sum(h["seconds"] for h in history)
     patches = steps * cfg["train"]["batch_size"] * len(history)
     return {
-        **git_state(), "source_hash": source_hash(), "config_hash": config_mod.config_hash(cfg), **data_info,
-        "seed": cfg["seed"], "versions": versions(), "environment": environment(), **machine(device),
+        **code_and_machine(device), "config_hash": config_mod.config_hash(cfg), **data_info, "seed": cfg["seed"],
         "parameters": parameters(model),
         "gflops_per_patch": gflops_per_patch(model, cfg["data"]["patch_size"], device),
         "train_patches_per_second": round(patches / max(train_seconds, 1e-9), 2),

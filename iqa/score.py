@@ -29,7 +29,7 @@ from .datasets import load_dataset
 from .errors import DataError
 from .evaluate import mos_scores
 from .metrics import correlations
-from .provenance import git_state, machine, source_hash, versions
+from .provenance import code_and_machine
 from .record import load_model, sha256_file, write_metrics, write_predictions
 
 SLICE_IMAGES = 256  # images on the device at once
@@ -110,7 +110,7 @@ def scoring_provenance(cfg: dict, device: torch.device, started: dt.datetime) ->
     """Code, environment, machine and times of one scoring job."""
     ended = dt.datetime.now(dt.timezone.utc)
     d = cfg["data"]
-    return {**git_state(), "source_hash": source_hash(), "versions": versions(), **machine(device),
+    return {**code_and_machine(device),
             "test_crops": d["test_crops"], "crop_seed": d["crop_seed"], "patch_size": d["patch_size"],
             "precision": cfg["train"]["precision"], "start_time": started.isoformat(),
             "end_time": ended.isoformat(), "wall_seconds": round((ended - started).total_seconds(), 3)}
