@@ -67,11 +67,18 @@ def add_holm(all_tables) -> None:
         for t, key in cells:
             row, col = key.split("|")
             c = t.provenance[key]
-            t.put(row, col.replace("p", "p_holm", 1), float(adj), c["runs"], "holm", c["metric"], c["ref_runs"],
+            t.put(row, holm_column(col), float(adj), c["runs"], "holm", c["metric"], c["ref_runs"],
                   family_size=len(tests), factor=c.get("factor"), raw=key)
     for t in all_tables:
         if any(c["stat"] == "holm" for c in t.provenance.values()):
             t.note(f"p_holm: Holm-adjusted over all {len(tests)} distinct tests this study reports.")
+
+
+def holm_column(col: str) -> str:
+    """The Holm column beside a raw-p column, token by token: `spaq_p_vs_C0` -> `spaq_p_holm_vs_C0`."""
+    tokens = col.split("_")
+    i = tokens.index("p")
+    return "_".join(tokens[:i + 1] + ["holm"] + tokens[i + 1:])
 
 
 def test_identity(c: dict) -> tuple:

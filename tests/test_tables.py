@@ -153,3 +153,11 @@ def test_strict_refuses_mixed_code_versions(tmp_path):
     assert rid in (results / "tables" / "main.md").read_text()
     with pytest.raises(DataError, match="code versions"):
         aggregate(cfg, results, strict=True)
+
+
+def test_holm_column_is_named_token_by_token():
+    from iqa.report import holm_column
+
+    assert holm_column("p_vs_C0") == "p_holm_vs_C0"
+    assert holm_column("spaq_p_vs_C0") == "spaq_p_holm_vs_C0"
+    assert holm_column("p") == "p_holm"
