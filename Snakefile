@@ -5,7 +5,11 @@ from snakemake.utils import min_version, validate
 min_version("8.0")
 
 
-configfile: "config.yaml"
+# The demo study, only when no study is given: Snakemake merges every --configfile over the Snakefile's
+# own, so loading it always would leak the demo's experiments, controls and datasets into another study.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -22,6 +26,8 @@ include: "workflow/rules/aggregate.smk"
 localrules:
     all,
     synthetic_data,
+    table,
+    experiment,
     aggregate,
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .study import declared_experiments, factorial_cells, sweep_name
+
 TABLE_FILES = ("csv", "md", "tex", "provenance.json")
 FIGURE_FILES = ("pdf", "png")
 NUMBERS_FILES = ("numbers.tex", "numbers.json")  # every quoted number as a LaTeX macro (iqa.numbers)
@@ -90,6 +92,31 @@ def figures(study_cfg: dict) -> list[Output]:
         out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']}", "sweep_curve",
                           f"sweeps.{sweep}", f"{sweep}_sweep"))
     return out
+
+
+def experiments_behind(study_cfg: dict, table: str) -> list[str]:
+    """The experiments whose runs one table reads: what its workflow job waits for, and nothing else."""
+    tabs = study_cfg.get("tables") or {}
+    spec = next((t for t in tables(study_cfg) if t.name == table), None)
+    if spec is None:
+        raise ValueError(f"no table {table!r} in this study; its tables: {[t.name for t in tables(study_cfg)]}")
+    if spec.build == "controls":
+        return [e for c in tabs["controls"].values() for e in (c["reference"], c["run"])]
+    if spec.build == "selection_gap":
+        return [e for pair in tabs["selection"].items() for e in pair]
+    if spec.build == "sweep":
+        s = study_cfg["sweeps"][spec.arg]
+        return ([s["of"]] if s.get("of") else []) + [sweep_name(spec.arg, v) for v in s["values"]]
+    if spec.build == "contributions":
+        return list(factorial_cells(study_cfg)) + [e for pair in (tabs.get("contributions") or {}).values()
+                                                   for e in pair]
+    if spec.build in ("cross_dataset", "complexity", "sota"):
+        return list(study_cfg[spec.source]["experiments" if spec.build != "sota" else "measured"])
+    if spec.build == "training_log":
+        return [tabs.get("best_of") or next(iter(declared_experiments(study_cfg)))]
+    if spec.build == "hyperparameters":
+        return list(declared_experiments(study_cfg))
+    return list(tabs[table])
 
 
 def files(study_cfg: dict, results: str = "results") -> list[str]:

@@ -14,12 +14,12 @@ from .stats import cell, holm, interaction, mean_difference, paired_delta, shapl
 from .study import expand
 
 
-def current_dataset_hashes(study) -> dict[str, str | None]:
+def current_dataset_hashes(study, needed: set[str] | None = None) -> dict[str, str | None]:
     """Data root -> hash of the dataset on disk now, or None when it is not here (runs then keep their own)."""
     from .data import dataset_hash, load_koniq
 
     hashes = {}
-    for root in sorted({cfg["data"]["root"] for cfg in study.runs.values()}):
+    for root in sorted({cfg["data"]["root"] for rid, cfg in study.runs.items() if needed is None or rid in needed}):
         try:
             hashes[root] = dataset_hash(load_koniq(root))
         except DataError:
@@ -27,51 +27,82 @@ def current_dataset_hashes(study) -> dict[str, str | None]:
     return hashes
 
 
-def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_tampered: bool = False) -> list[str]:
+def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_tampered: bool = False,
+              only: list[str] | None = None, write_tables: bool = True) -> list[str]:
     """Write runs.csv, every table and every figure the catalogue lists for this study, and numbers.tex/.json
-    (a macro for every quoted number); return table names."""
+    (a macro for every quoted number); return table names.
+
+    `only`: build just these tables, from just the runs behind them (`catalogue.experiments_behind`), and
+    write nothing else: the workflow's one-table jobs. `write_tables=False` builds every table in memory
+    for the figures and numbers but leaves the table files to those jobs."""
     from . import figures
     from .numbers import write_numbers
 
     results = Path(results)
     study = expand(study_cfg)
-    runs = load_runs(study, results, current_dataset_hashes(study), strict=strict, mark_tampered=mark_tampered)
+    specs = [s for s in catalogue.tables(study_cfg) if only is None or s.name in only]
+    needed = None
+    if only is not None:
+        needed = {rid for s in specs for e in catalogue.experiments_behind(study_cfg, s.name)
+                  for rid in study.cells[e].values()}
+    runs = load_runs(study, results, current_dataset_hashes(study, needed), strict=strict,
+                     mark_tampered=mark_tampered, needed=needed)
+    scores = load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
+    b = tables.Builder(study, study_cfg, runs, results, scores)
+    built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in specs}
+    for t in built.values():
+        add_holm(t)
+    note_code_versions(built.values(), runs)
+    if write_tables:
+        for t in built.values():
+            t.write(results / "tables")
+    if only is not None:
+        return list(built)
     runs_table(study, runs).to_csv(results / "runs.csv", index=False)
     fac = study.factorial and {"factors": study.factorial["factors"],
                                "cells": {"+".join(sorted(on)): e for on, e in study.factorial["cells"].items()}}
     (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
                                                    indent=2))
-    scores = load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
-    b = tables.Builder(study, study_cfg, runs, results, scores)
-    built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in catalogue.tables(study_cfg)}
-    add_holm(built.values())
-    note_code_versions(built.values(), runs)
-    for t in built.values():
-        t.write(results / "tables")
     for spec in catalogue.figures(study_cfg):
         getattr(figures, spec.build)(spec, b, built)
     write_numbers(catalogue.tables(study_cfg), built, results)
     return list(built)
 
 
-def add_holm(all_tables) -> None:
-    """Holm-adjusted p next to every raw p, over all distinct tests the study reports (a test shown in
-    several tables counts once)."""
-    tests: dict[tuple, list[tuple]] = {}
-    for t in all_tables:
-        for key, c in t.provenance.items():
-            if c["stat"] in ("p", "shapley_p") and not np.isnan(c["value"]):
-                tests.setdefault(test_identity(c), []).append((t, key))
-    adjusted = holm([next(iter(cells))[0].provenance[next(iter(cells))[1]]["value"] for cells in tests.values()])
-    for adj, cells in zip(adjusted, tests.values()):
-        for t, key in cells:
+def experiment_summary(study_cfg: dict, results: str | Path, experiment: str) -> dict:
+    """One experiment's runs, split by split (run id, status, test and validation SRCC/PLCC), checked as
+    aggregation checks them, with the median over its usable splits."""
+    results = Path(results)
+    study = expand(study_cfg)
+    needed = set(study.cells[experiment].values())
+    runs = load_runs(study, results, current_dataset_hashes(study, needed), needed=needed)
+    splits = {}
+    for k, rid in study.cells[experiment].items():
+        m = runs[rid]["metrics"] or {}
+        splits[str(k)] = {"run": rid, "status": runs[rid]["status"],
+                          **{f"{part}_{metric}": (m.get(part) or {}).get(metric)
+                             for part in ("test", "val") for metric in ("srcc", "plcc")}}
+    usable = [s for s, rid in zip(splits.values(), study.cells[experiment].values()) if runs[rid]["usable"]]
+    return {"experiment": experiment, "splits": splits,
+            "median": {m: cell("median", [s[f"test_{m}"] for s in usable]) for m in ("srcc", "plcc")}}
+
+
+def add_holm(t) -> None:
+    """Holm-adjusted p next to every raw p, over the distinct tests of this table: a table is one family,
+    so it reads the same whether it was built alone or with the whole study."""
+    tests: dict[tuple, list[str]] = {}
+    for key, c in list(t.provenance.items()):
+        if c["stat"] in ("p", "shapley_p") and not np.isnan(c["value"]):
+            tests.setdefault(test_identity(c), []).append(key)
+    adjusted = holm([t.provenance[keys[0]]["value"] for keys in tests.values()])
+    for adj, keys in zip(adjusted, tests.values()):
+        for key in keys:
             row, col = key.split("|")
             c = t.provenance[key]
             t.put(row, holm_column(col), float(adj), c["runs"], "holm", c["metric"], c["ref_runs"],
-                  family_size=len(tests), factor=c.get("factor"), raw=key)
-    for t in all_tables:
-        if any(c["stat"] == "holm" for c in t.provenance.values()):
-            t.note(f"p_holm: Holm-adjusted over all {len(tests)} distinct tests this study reports.")
+                  family_size=len(tests), factor=c.get("factor"), raw=key, table=t.name)
+    if tests:
+        t.note(f"p_holm: Holm-adjusted over the {len(tests)} distinct tests of this table.")
 
 
 def holm_column(col: str) -> str:
@@ -87,12 +118,12 @@ def test_identity(c: dict) -> tuple:
 
 
 def _recompute_holm(results: Path, c: dict) -> float:
-    """Holm over the raw p of every distinct test in the published sidecars, this test's raw p recomputed."""
+    """Holm over the raw p of every distinct test of the cell's table, this test's raw p recomputed."""
     raw = {}
-    for sidecar in sorted((results / "tables").glob("*.provenance.json")):
-        for cc in json.loads(sidecar.read_text())["cells"].values():
-            if cc["stat"] in ("p", "shapley_p") and cc["value"] is not None and not np.isnan(cc["value"]):
-                raw.setdefault(test_identity(cc), cc)
+    sidecar = results / "tables" / f"{c['table']}.provenance.json"
+    for cc in json.loads(sidecar.read_text())["cells"].values():
+        if cc["stat"] in ("p", "shapley_p") and cc["value"] is not None and not np.isnan(cc["value"]):
+            raw.setdefault(test_identity(cc), cc)
     mine = test_identity(c)
     if mine not in raw:
         raise DataError(f"no published raw p for the test behind this Holm cell ({c['raw']})")

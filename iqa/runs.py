@@ -57,8 +57,9 @@ def recompute(run_dir: Path, plcc_mode: str) -> dict:
 
 
 def load_runs(study: Study, results: Path, dataset_hashes: dict[str, str | None], *, strict: bool = False,
-              mark_tampered: bool = False) -> dict[str, dict]:
-    """Run id -> {status, usable, metrics} for every run the study declares.
+              mark_tampered: bool = False, needed: set[str] | None = None) -> dict[str, dict]:
+    """Run id -> {status, usable, metrics} for every run the study declares (`needed`: only these are
+    read; the others are 'not read').
 
     `dataset_hashes` maps each data root to its hash now (None: not on this machine, not checked).
     `strict`: dirty-tree runs and runs of more than one code version are refused, not flagged.
@@ -66,6 +67,9 @@ def load_runs(study: Study, results: Path, dataset_hashes: dict[str, str | None]
     runs = {}
     for rid, cfg in study.runs.items():
         run_dir = results / "runs" / rid
+        if needed is not None and rid not in needed:
+            runs[rid] = {"status": "not read", "usable": False, "metrics": None}
+            continue
         if not (run_dir / "metrics.json").is_file():
             runs[rid] = {"status": "missing", "usable": False, "metrics": None}
             continue

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from iqa import catalogue
@@ -35,6 +36,19 @@ def complexity_files():
 
 def score_metrics():
     return [f"results/scores/{name}/{rid}/metrics.json" for name, rid in CROSS_DATASET]
+
+
+def table_input(wildcards):
+    """The metrics of every run one table reads, plus its scores or complexity measurements."""
+    experiments = catalogue.experiments_behind(config, wildcards.table)
+    rids = sorted({rid for e in experiments for rid in STUDY.run_ids(e)})
+    files = expand("results/runs/{run_id}/metrics.json", run_id=rids)
+    spec = next(t for t in catalogue.tables(config) if t.name == wildcards.table)
+    if spec.build == "cross_dataset":
+        files += score_metrics()
+    if spec.build == "complexity":
+        files += complexity_files()
+    return files
 
 
 def _generated(root):
