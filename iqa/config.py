@@ -112,6 +112,8 @@ SCHEMA: dict = {
         "precision": Key("bf16", "bf16 autocast on CUDA, or fp32 (CPU always runs fp32)",
                          choices=("bf16", "fp32")),
         "compile": Key(False, "torch.compile the model", hashed=False),
+        "keep_checkpoint": Key(False, "keep checkpoint.pt once the run has finished (it is needed only to resume; "
+                                      "about 4x the model file with Adam's moments)", hashed=False),
         "log_every": Key(20, "steps between progress lines in the log", gt=0, hashed=False),
     },
     "eval": {

@@ -11,9 +11,14 @@
 
 Runs whose resolved configs are identical are trained once: the run id is derived from the
 config hash, and every experiment that resolves to it points at the same run.
+
+    rehearsal:   {root, images, external_images, splits, run: {...}}  -> the same study at a toy scale
+                 (`rehearse`): every experiment, table and job kind, fewer splits, generated data in each
+                 dataset's release layout, and `run` (scale keys only) set on every run after inheritance
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 
@@ -80,8 +85,49 @@ def _factorial_map(study_cfg: dict) -> dict | None:
     return {"factors": list(fac["factors"]), "cells": cells}
 
 
+# What a rehearsal may change in a run: its scale, never what an experiment compares.
+SCALE_KEYS = ("model.size", "model.pretrained", "data.root", "data.resize", "data.patch_size",
+              "data.train_patches", "data.test_crops", "train.epochs", "train.batch_size")
+
+
+def rehearse(study_cfg: dict) -> dict:
+    """The study at the scale its `rehearsal:` section sets (the study itself when it has none): the first
+    `splits` splits, KonIQ-10k and every cross-dataset set generated under `root` in its release layout,
+    and `run` set on every run. Idempotent, so every entry point may apply it."""
+    r = study_cfg.get("rehearsal")
+    if not r:
+        return study_cfg
+    bad = sorted(set(config_mod._flatten(r.get("run") or {})) - {tuple(k.split(".")) for k in SCALE_KEYS})
+    if bad:
+        raise config_mod.ConfigError(f"rehearsal.run: {'.'.join(bad[0])} is not a scale key; a rehearsal may set "
+                                     f"only {', '.join(SCALE_KEYS)}")
+    cfg = copy.deepcopy(study_cfg)
+    root = r.get("root", "data/rehearsal")
+    cfg["splits"] = list(cfg.get("splits") or [0])[: int(r.get("splits", 2))]
+    cfg["base"] = config_mod.merge_dicts(cfg.get("base") or {}, {"data": {"root": f"{root}/koniq10k"}})
+    cfg["rehearsal"] = {**r, "run": config_mod.merge_dicts(r.get("run") or {}, {"data": {"root": f"{root}/koniq10k"}})}
+    cfg["dataset"] = {"synthetic": {"n": int(r.get("images", 48)), "seed": 0, "kind": "koniq10k"}}
+    for i, (name, spec) in enumerate(((cfg.get("cross_dataset") or {}).get("datasets") or {}).items()):
+        spec.update(root=f"{root}/{name}",
+                    synthetic={"n": int(r.get("external_images", 12)), "seed": i + 1, "mix": "shifted",
+                               "kind": spec["kind"]})
+    return cfg
+
+
+def _scaled(cfg: dict, scale: dict) -> dict:
+    """A run at a rehearsal's scale. A centre-crop test is a protocol, not a scale: only random:N crops
+    are cut to the rehearsal's count."""
+    if not str(cfg["data"]["test_crops"]).startswith("random") and "test_crops" in scale.get("data", {}):
+        scale = config_mod.merge_dicts(scale, {"data": {"test_crops": cfg["data"]["test_crops"]}})
+    cfg = config_mod.merge(cfg, scale, where="rehearsal.run")
+    config_mod.validate(cfg)
+    return cfg
+
+
 def expand(study_cfg: dict) -> Study:
     """Resolve every experiment and split into run configs; config errors name the experiment and key."""
+    study_cfg = rehearse(study_cfg)
+    scale = (study_cfg.get("rehearsal") or {}).get("run") or {}
     base = config_mod.merge(config_mod.DEFAULTS, study_cfg.get("base") or {}, where="base")
     config_mod.validate(base)
     declared = declared_experiments(study_cfg)
@@ -107,7 +153,7 @@ def expand(study_cfg: dict) -> Study:
     study = Study(base=base, splits=list(study_cfg.get("splits") or [0]), factorial=_factorial_map(study_cfg))
     by_hash: dict[str, str] = {}
     for name in declared:
-        cfg = resolve(name)
+        cfg = _scaled(resolve(name), scale) if scale else resolve(name)
         study.experiments[name] = cfg
         study.cells[name] = {}
         for k in study.splits:
@@ -123,12 +169,14 @@ def expand(study_cfg: dict) -> Study:
     return study
 
 
-SYNTHETIC_DEFAULTS = {"n": 300, "seed": 0, "mix": "default"}
+SYNTHETIC_DEFAULTS = {"n": 300, "seed": 0, "mix": "default", "kind": None}
 
 
 def synthetic_datasets(study_cfg: dict, study: Study) -> dict[str, dict]:
-    """root -> {n, seed, mix} of every synthetic dataset the workflow generates: the training data and
-    external test sets declared with `synthetic:`."""
+    """root -> {n, seed, mix, kind} of every synthetic dataset the workflow generates: the training data and
+    external test sets declared with `synthetic:`. `kind` None: the demo's own KonIQ-style layout
+    (`iqa make-synthetic`); a dataset kind: that dataset's release layout (`iqa.fixtures`)."""
+    study_cfg = rehearse(study_cfg)
     out = {}
     if (study_cfg.get("dataset") or {}).get("synthetic"):
         out[study.base["data"]["root"]] = {**SYNTHETIC_DEFAULTS, **study_cfg["dataset"]["synthetic"]}
@@ -138,9 +186,16 @@ def synthetic_datasets(study_cfg: dict, study: Study) -> dict[str, dict]:
     return out
 
 
+def generated_label_file(spec: dict) -> str:
+    """The label file a generated dataset's job writes (the workflow's output for it)."""
+    from .fixtures import LABEL_FILES
+
+    return LABEL_FILES[spec["kind"]] if spec["kind"] else "koniq10k_distributions_sets.csv"
+
+
 def cross_dataset_jobs(study_cfg: dict, study: Study) -> list[tuple[str, str]]:
     """(dataset name, run id) of every evaluation-only job: each selected experiment's runs on each dataset."""
-    spec = study_cfg.get("cross_dataset") or {}
+    spec = rehearse(study_cfg).get("cross_dataset") or {}
     rids = sorted({rid for e in spec.get("experiments", []) for rid in study.run_ids(e)})
     return [(name, rid) for name in spec.get("datasets", {}) for rid in rids]
 

@@ -124,33 +124,40 @@ def _jpeg(im: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def make_synthetic(out: str | Path, n: int, seed: int = 0, mix: str = "default") -> Path:
-    """Write `n` images of a `MIXES` mix and their label file under `out`; same (n, seed, mix): same bytes."""
+def synthetic_images(n: int, seed: int = 0, mix: str = "default"):
+    """The generator behind `make_synthetic`: (name, JPEG bytes, MOS 1-100, 1-5 rating counts, levels) for
+    each of `n` images of a `MIXES` mix; same (n, seed, mix): same images."""
     if n < 10:
         raise ValueError(f"--n must be at least 10, got {n}")
     if mix not in MIXES:
         raise ValueError(f"unknown synthetic mix {mix!r}; known: {sorted(MIXES)}")
     m = MIXES[mix]
-    out = Path(out)
-    image_dir = out / IMAGE_DIR
-    image_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
     for i in range(n):
         rng = np.random.default_rng([seed, i] if m.stream is None else [seed, i, m.stream])
         lv = _levels(rng, m)
         name = f"{m.prefix}{seed:04d}{i:06d}.jpg"
-        (image_dir / name).write_bytes(_degrade(_reference(rng), lv, rng))
+        jpeg = _degrade(_reference(rng), lv, rng)
         mos = float(np.clip(mos_from_levels(lv) + rng.normal(0, 3), 1, 100))
         # Simulated 1-5 ratings around the MOS, for KonIQ's distribution columns.
         ratings = np.clip(np.rint(1 + 4 * mos / 100 + rng.normal(0, 0.7, RATERS)), 1, 5)
         counts = np.bincount(ratings.astype(int), minlength=6)[1:]
+        yield name, jpeg, mos, counts, lv, rng
+
+
+def make_synthetic(out: str | Path, n: int, seed: int = 0, mix: str = "default") -> Path:
+    """Write `n` images of a `MIXES` mix and their label file under `out`; same (n, seed, mix): same bytes."""
+    out = Path(out)
+    rows = []
+    for name, jpeg, mos, counts, lv, rng in synthetic_images(n, seed, mix):
+        (out / IMAGE_DIR).mkdir(parents=True, exist_ok=True)
+        (out / IMAGE_DIR / name).write_bytes(jpeg)
         split = rng.choice(["training", "validation", "test"], p=[0.7, 0.1, 0.2])
         rows.append({"image_name": name, **{f"c{k + 1}": counts[k] / RATERS for k in range(5)},
-                     "c_total": RATERS, "MOS": round(mos, 4), "SD": round(float(ratings.std()), 4),
+                     "c_total": RATERS, "MOS": round(mos, 4), "SD": round(float(np.std(np.repeat(np.arange(1, 6), counts))), 4),
                      "set": split, **lv})
     table = pd.DataFrame(rows)
     cols = ["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "SD", "set"]
     table[cols].to_csv(out / "koniq10k_distributions_sets.csv", index=False)
     # The degradation levels behind each MOS, for anyone checking the generator.
-    table[["image_name", *m.levels, "MOS"]].to_csv(out / "synthetic_levels.csv", index=False)
+    table[["image_name", *MIXES[mix].levels, "MOS"]].to_csv(out / "synthetic_levels.csv", index=False)
     return out

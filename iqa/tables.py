@@ -391,6 +391,7 @@ def selection_gap(spec, b: Builder) -> Table:
 
 
 HIDDEN_KEYS = ("name", "seed", "data.root", "data.split_index", "data.cache_dir", "train.device", "train.compile",
+               "train.keep_checkpoint",
                "train.log_every")
 
 

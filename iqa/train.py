@@ -93,6 +93,8 @@ def train(cfg: dict, out: str | Path) -> dict:
                "epochs_run": len(state["history"]),
                "provenance": run_provenance(cfg, model, device, data_info, state["history"], steps, started)}
     write_metrics(out, metrics)
+    if not t["keep_checkpoint"]:  # finished: nothing left to resume, and Swin-B's is about 1.4 GB
+        ckpt.path.unlink(missing_ok=True)
     return metrics
 
 

@@ -3,7 +3,10 @@ from pathlib import Path
 
 from iqa import catalogue
 from iqa.config import ConfigError
-from iqa.study import cross_dataset_jobs, expand as expand_study, synthetic_datasets
+from iqa.study import cross_dataset_jobs, expand as expand_study, generated_label_file, rehearse, synthetic_datasets
+
+# A study with a `rehearsal:` section runs at its toy scale everywhere (rules, scripts, aggregation).
+config.update(rehearse(config))
 
 # Every run of the study is fully validated here, before any job starts (torch is not imported).
 try:
@@ -13,7 +16,7 @@ except (ConfigError, ValueError) as e:
 
 TABLES = [t.name for t in catalogue.tables(config)]
 FIGURES = [f.name for f in catalogue.figures(config)]
-RESOURCES = config["resources"]["train"]
+RESOURCES = config["resources"]  # per job kind: train, score, complexity
 SYNTHETIC = synthetic_datasets(config, STUDY)  # root -> {n, seed, mix} of every dataset the workflow generates
 CROSS_DATASET = cross_dataset_jobs(config, STUDY)
 
@@ -52,7 +55,7 @@ def table_input(wildcards):
 
 
 def _generated(root):
-    return [f"{root}/koniq10k_distributions_sets.csv"] if root in SYNTHETIC else []
+    return [f"{root}/{generated_label_file(SYNTHETIC[root])}"] if root in SYNTHETIC else []
 
 
 def dataset_input(wildcards):

@@ -6,11 +6,11 @@ rule complexity:
         spec=config.get("complexity"),
     log:
         "results/logs/complexity/{experiment}.log",
-    threads: RESOURCES["threads"]
+    threads: RESOURCES["complexity"]["threads"]
     resources:
-        gpu=RESOURCES["gpu"],
-        runtime=30,
-        mem_mb=RESOURCES["mem_mb"],
+        gpu=RESOURCES["complexity"]["gpu"],
+        runtime=RESOURCES["complexity"]["runtime"],
+        mem_mb=RESOURCES["complexity"]["mem_mb"],
     conda:
         "../../environment.yml"
     script:

@@ -1,12 +1,14 @@
 rule synthetic_data:
+    # The demo's data, or a rehearsal's datasets in their release layouts: the label file marks it done.
     output:
-        "{root}/koniq10k_distributions_sets.csv",
+        "{root}/{label_file}",
     wildcard_constraints:
-        root="|".join(SYNTHETIC) or "(?!)",
+        root="|".join(map(re.escape, SYNTHETIC)) or "(?!)",
+        label_file="|".join(sorted({re.escape(generated_label_file(s)) for s in SYNTHETIC.values()})) or "(?!)",
     params:
         spec=lambda wildcards: SYNTHETIC[wildcards.root],
     log:
-        "results/logs/synthetic_data/{root}.log",
+        "results/logs/synthetic_data/{root}/{label_file}.log",
     conda:
         "../../environment.yml"
     script:

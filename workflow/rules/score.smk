@@ -8,11 +8,11 @@ rule score:
         spec=lambda wildcards: config["cross_dataset"]["datasets"][wildcards.dataset],
     log:
         "results/logs/score/{dataset}/{run_id}.log",
-    threads: RESOURCES["threads"]
+    threads: RESOURCES["score"]["threads"]
     resources:
-        gpu=RESOURCES["gpu"],
-        runtime=RESOURCES["runtime"],
-        mem_mb=RESOURCES["mem_mb"],
+        gpu=RESOURCES["score"]["gpu"],
+        runtime=RESOURCES["score"]["runtime"],
+        mem_mb=RESOURCES["score"]["mem_mb"],
     conda:
         "../../environment.yml"
     script:

@@ -7,11 +7,11 @@ rule train:
         run=lambda wildcards: STUDY.runs[wildcards.run_id],
     log:
         "results/logs/train/{run_id}.log",
-    threads: RESOURCES["threads"]
+    threads: RESOURCES["train"]["threads"]
     resources:
-        gpu=RESOURCES["gpu"],
-        runtime=RESOURCES["runtime"],
-        mem_mb=RESOURCES["mem_mb"],
+        gpu=RESOURCES["train"]["gpu"],
+        runtime=RESOURCES["train"]["runtime"],
+        mem_mb=RESOURCES["train"]["mem_mb"],
     conda:
         "../../environment.yml"
     script:
