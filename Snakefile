@@ -44,6 +44,11 @@ rule all:
         expand("results/{name}", name=catalogue.NUMBERS_FILES),
 
 
+onstart:
+    # Before the first job is submitted (never in a dry run): data, weights and disk, one line per problem.
+    preflight_now()
+
+
 onerror:
     # With --keep-going, failed runs must not hide the finished ones: build the tables anyway;
     # their notes list every missing run.

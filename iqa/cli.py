@@ -86,11 +86,10 @@ def cmd_make_synthetic(args) -> None:
 
 
 def cmd_aggregate(args) -> None:
-    import yaml
-
     from .report import aggregate
+    from .study import load as load_study
 
-    study_cfg = yaml.safe_load(Path(args.config).read_text())
+    study_cfg = load_study(args.config)
     names = aggregate(study_cfg, args.results, strict=args.strict, mark_tampered=args.mark_tampered)
     print(f"wrote {len(names)} tables to {args.results}/tables: {', '.join(names)}")
 
@@ -131,9 +130,14 @@ def cmd_reproduce(args) -> int:
     return reproduce(args.run_id, args.results, args.scratch, args.code, args.device)
 
 
-def cmd_plan(args) -> None:
-    from .plan import plan
+def cmd_plan(args) -> int:
+    from .plan import check, plan
 
+    if args.check:
+        problems = check(args.config)
+        print("\n".join(f"iqa check: {p}" for p in problems) or "iqa check: data, weights and disk ready")
+        if problems or not (args.bench_json or args.throughput or args.from_results):
+            return 1 if problems else 0
     text, _ = plan(args.config, bench_json=args.bench_json, throughput=args.throughput,
                    from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
                    setup_minutes=args.setup_minutes)
@@ -212,7 +216,12 @@ def add_plan_parser(sub) -> None:
     s = sub.add_parser("plan", help="jobs, hours and SLURM runtimes of a study from a measured throughput",
                        description="Estimates each run's time from its work (epochs x training patches + "
                                    "evaluation) and a measured throughput; see docs/reproducibility.md.")
-    s.add_argument("config", help="study config (config.yaml, config/koniq10k.yaml)")
+    s.add_argument("config", nargs="+", help="study config (config.yaml, config/koniq10k.yaml), or several "
+                                             "merged in order as snakemake --configfile does "
+                                             "(config/koniq10k.yaml config/rehearsal.yaml)")
+    s.add_argument("--check", action="store_true",
+                   help="run the workflow's pre-flight checks first (data, pretrained weights, disk), one line "
+                        "per problem; exit 1 on any")
     s.add_argument("--from-results", metavar="DIR", help="recorded train_patches_per_second of finished runs")
     s.add_argument("--bench-json", metavar="FILE", help="measured throughputs (docs/throughput-h200.json)")
     s.add_argument("--throughput", type=float, metavar="PATCHES_PER_S",
@@ -253,7 +262,8 @@ def add_run_parsers(sub) -> None:
 def add_study_parsers(sub) -> None:
     """Commands on a study's results: tables and figures, audits, reruns, cost."""
     s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
-    s.add_argument("config", help="study config (config.yaml)")
+    s.add_argument("config", nargs="+", help="study config (config.yaml), or several merged in order as "
+                                             "snakemake --configfile does")
     s.add_argument("--results", default="results")
     s.add_argument("--strict", action="store_true",
                    help="refuse runs from a dirty tree or from more than one code version/environment")

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .study import Study, expand, synthetic_datasets
+from . import preflight
+from .study import Study, cross_dataset_jobs, expand, load as load_study, rehearse, synthetic_datasets
 
 EVAL_FACTOR = 3.0
 MARGIN = 1.5  # suggested SLURM runtime = estimate x MARGIN, rounded up to ROUND_MIN minutes
@@ -184,15 +185,38 @@ def describe(study_cfg: dict, study: Study, table: pd.DataFrame, config_name: st
     return "\n".join(lines)
 
 
-def plan(config_path: str | Path, *, bench_json=None, throughput=None, from_results=None, images=None,
-         eval_throughput=None, setup_minutes: float = 2.0) -> tuple[str, pd.DataFrame]:
-    """The printed plan and its table for a study config."""
-    import yaml
+def disk_line(study_cfg: dict, study: Study, images: int | None) -> str:
+    """What the study writes under results/: every model file, the checkpoints of runs training at once
+    (deleted when each finishes unless train.keep_checkpoint), the decoded-image cache."""
+    need = preflight.needs(study_cfg, study, list(study.runs), cross_dataset_jobs(study_cfg, study),
+                           parallel=len(study.splits))
+    if images:  # the data is not here: size the cache from the stated image count
+        need.cache_pixels = images * sum(w * h for w, h in {tuple(c["data"]["resize"]) for c in study.runs.values()})
+    b = preflight.disk_bytes(need)
+    keep = sum(cfg["train"]["keep_checkpoint"] for cfg in study.runs.values())
+    kept = f"; {keep} runs keep their checkpoint (x{preflight.CHECKPOINT_FACTOR} their model)" if keep else ""
+    return (f"disk: {sum(b.values()) / 1e9:,.1f} GB under results/ = models {b['models'] / 1e9:,.1f} GB + "
+            f"checkpoints of {need.parallel} runs training at once {b['checkpoints'] / 1e9:,.1f} GB + "
+            f"decoded-image cache {b['cache'] / 1e9:,.1f} GB{kept}")
 
+
+def check(config_paths) -> list[str]:
+    """`iqa plan --check`: the workflow's pre-flight checks (data, weights, disk) over every run and score."""
+    study_cfg = rehearse(load_study(config_paths))
+    study = expand(study_cfg)
+    need = preflight.needs(study_cfg, study, list(study.runs), cross_dataset_jobs(study_cfg, study))
+    generated = synthetic_datasets(study_cfg, study)
+    need.data = {root: spec for root, spec in need.data.items() if root not in generated}
+    return preflight.check(study_cfg, study, "results", need)
+
+
+def plan(config_path, *, bench_json=None, throughput=None, from_results=None, images=None,
+         eval_throughput=None, setup_minutes: float = 2.0) -> tuple[str, pd.DataFrame]:
+    """The printed plan and its table for a study config (or several, merged in order)."""
     if bench_json is None and throughput is None and from_results is None:
         raise ConfigError("give a throughput: --from-results DIR, --bench-json FILE or "
                           "--throughput PATCHES_PER_S")
-    study_cfg = yaml.safe_load(Path(config_path).read_text())
+    study_cfg = rehearse(load_study(config_path))
     study = expand(study_cfg)
     generated = synthetic_datasets(study_cfg, study).get(study.base["data"]["root"])
     if images is None and generated:  # the workflow generates this many images
@@ -200,4 +224,6 @@ def plan(config_path: str | Path, *, bench_json=None, throughput=None, from_resu
     entries = (results_throughput(from_results) if from_results else []) + \
         (bench_throughput(bench_json) if bench_json else [])
     table = estimate(study, entries, throughput, eval_throughput, images, setup_minutes)
-    return describe(study_cfg, study, table, str(config_path)), table
+    name = " + ".join(map(str, config_path)) if isinstance(config_path, (list, tuple)) else str(config_path)
+    text = describe(study_cfg, study, table, name) + "\n" + disk_line(study_cfg, study, images)
+    return text, table

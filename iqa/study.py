@@ -114,6 +114,17 @@ def rehearse(study_cfg: dict) -> dict:
     return cfg
 
 
+def load(paths) -> dict:
+    """A study from one or more YAML files, each merged over the ones before as Snakemake merges its
+    --configfile list (`config/koniq10k.yaml config/rehearsal.yaml`)."""
+    import yaml
+
+    cfg: dict = {}
+    for path in [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else paths:
+        cfg = config_mod.merge_dicts(cfg, yaml.safe_load(open(path).read()) or {})
+    return cfg
+
+
 def _scaled(cfg: dict, scale: dict) -> dict:
     """A run at a rehearsal's scale. A centre-crop test is a protocol, not a scale: only random:N crops
     are cut to the rehearsal's count."""

@@ -1,6 +1,8 @@
 """Build the network a config's `model` section describes, loading pretrained weights from local files only."""
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 import timm
@@ -28,23 +30,25 @@ def weights_name(m: dict) -> str:
     return f"{arch}.{tag}"
 
 
-def _pretrained_overlay(name: str, weights: str | None) -> dict:
-    """Where timm should read the ImageNet weights `name` (arch.tag) from, without touching the network."""
-    if weights:
-        if not Path(weights).is_file():
-            raise WeightsMissing(f"model.weights: file not found for {name}: {weights}")
-        return dict(file=str(weights))
+def pretrained_file(m: dict) -> str:
+    """The local file holding the backbone's ImageNet weights (`model.weights`, else the Hugging Face
+    cache), found without touching the network; WeightsMissing says how to supply it."""
+    name = weights_name(m)
+    if m["weights"]:
+        if not Path(m["weights"]).is_file():
+            raise WeightsMissing(f"model.weights: file not found for {name}: {m['weights']}")
+        return str(m["weights"])
     from huggingface_hub import try_to_load_from_cache
 
     hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
     for filename in ("model.safetensors", "pytorch_model.bin"):
         path = try_to_load_from_cache(hub_id, filename)
         if isinstance(path, str):
-            return dict(file=path)
+            return path
     raise WeightsMissing(
-        f"pretrained weights {name} ({hub_id}) are not in the local Hugging Face cache. "
-        f"Download them where there is network (`huggingface-cli download {hub_id}`) and copy the cache, "
-        f"or set model.weights to a local .safetensors/.pth file, or set model.pretrained: false.")
+        f"pretrained weights {name} are not in the local Hugging Face cache: run `hf download {hub_id}` "
+        f"where there is network and copy the cache, or set model.weights to a local .safetensors/.pth file, "
+        f"or set model.pretrained: false")
 
 
 def build_backbone(m: dict) -> tuple[nn.Module, list[int]]:
@@ -55,7 +59,7 @@ def build_backbone(m: dict) -> tuple[nn.Module, list[int]]:
     name = weights_name(m)
     kwargs = dict(num_classes=0, drop_path_rate=m["drop_path_rate"], **overrides)
     if m["pretrained"]:
-        kwargs["pretrained_cfg_overlay"] = _pretrained_overlay(name, m["weights"])
+        kwargs["pretrained_cfg_overlay"] = dict(file=pretrained_file(m))
     backbone = timm.create_model(name, pretrained=m["pretrained"], **kwargs)
     # Only the four stages feed the head: drop timm's classifier and final norm (as features_only does).
     backbone.prune_intermediate_layers(4, prune_norm=True, prune_head=True)
@@ -75,6 +79,23 @@ def build_model(m: dict) -> HyperIQA:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def parameter_count(m: dict) -> int:
+    """Exact parameters of the network `m` describes, built on the meta device: nothing is allocated."""
+    shape = {k: m[k] for k in ("name", "size", "head", "multiscale", "attention_fusion")}
+    return _meta_count(json.dumps(shape, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _meta_count(shape: str) -> int:
+    import torch
+
+    from ..config import DEFAULTS
+
+    m = {**DEFAULTS["model"], **json.loads(shape), "pretrained": False}
+    with torch.device("meta"):
+        return count_parameters(build_model(m))
 
 
 def catalogue() -> list[dict]:

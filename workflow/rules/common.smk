@@ -67,6 +67,21 @@ def score_data_input(wildcards):
     return _generated(config["cross_dataset"]["datasets"][wildcards.dataset]["root"])
 
 
+def preflight_now():
+    """Data, weights and disk for the jobs this invocation will run, checked before any is submitted;
+    datasets the workflow generates itself are checked by making them."""
+    from iqa.preflight import check, needs
+
+    jobs = list(workflow.dag.needrun_jobs())
+    train = [j.wildcards.run_id for j in jobs if j.rule.name == "train"]
+    scores = [(j.wildcards.dataset, j.wildcards.run_id) for j in jobs if j.rule.name == "score"]
+    need = needs(config, STUDY, train, scores, parallel=workflow.nodes or workflow.cores or 1)
+    need.data = {root: spec for root, spec in need.data.items() if root not in SYNTHETIC}
+    problems = check(config, STUDY, "results", need)
+    if problems:
+        raise SystemExit("\n".join(f"iqa check: {p}" for p in problems))
+
+
 def aggregate_now():
     from iqa.report import aggregate
 
