@@ -201,3 +201,79 @@ def test_corrupt_jpeg_fails_its_runs_only_and_a_rerun_finishes_them(tmp_path):
     runs = pd.read_csv(results / "runs.csv").set_index("run_id")
     assert runs["status"].isin(["ok", "dirty"]).all()
     assert {rid: (results / "runs" / rid / "metrics.json").stat().st_mtime_ns for rid in good} == finished
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """`Job stats` of a snakemake dry run: rule -> jobs."""
+    block = stdout.split("Job stats:")[1].split("\n\n")[0]
+    return {line.split()[0]: int(line.split()[1]) for line in block.splitlines()[3:] if line.split()[0] != "total"}
+
+
+def dry_run(*args) -> dict[str, int]:
+    """A dry run from the repository root, as the README gives the commands."""
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return job_counts(r.stdout)
+
+
+@pytest.mark.slow
+def test_paper_command_plans_exactly_the_paper_study_from_the_repository_root():
+    from iqa.study import cross_dataset_jobs
+
+    cfg = load("config/koniq10k.yaml")
+    study = expand(cfg)
+    jobs = dry_run("--configfile", "config/koniq10k.yaml")
+    assert jobs["train"] == len(study.runs) == 380
+    assert jobs["score"] == len(cross_dataset_jobs(cfg, study)) == 60
+    assert "synthetic_data" not in jobs  # nothing of the demo (its data, its shifted set) leaks in
+    assert jobs["table"] == len(catalogue_tables(cfg))
+    assert dry_run("results/tables/ablation.csv", "--configfile", "config/koniq10k.yaml") == {"train": 40, "table": 1}
+    assert dry_run("results/experiments/C3.json", "--configfile", "config/koniq10k.yaml") == {"train": 10,
+                                                                                             "experiment": 1}
+
+
+def catalogue_tables(cfg):
+    from iqa import catalogue
+
+    return catalogue.tables(cfg)
+
+
+def test_rehearsal_differs_from_the_paper_study_only_in_scale():
+    from iqa import catalogue
+    from iqa.study import SCALE_KEYS, cross_dataset_jobs, load as load_study, rehearse
+
+    paper = load("config/koniq10k.yaml")
+    rehearsal = rehearse(load_study([REPO / "config/koniq10k.yaml", REPO / "config/rehearsal.yaml"]))
+    a, b = expand(paper), expand(rehearsal)
+    assert list(a.experiments) == list(b.experiments)
+    assert [t.name for t in catalogue.tables(paper)] == [t.name for t in catalogue.tables(rehearsal)]
+    assert [f.name for f in catalogue.figures(paper)] == [f.name for f in catalogue.figures(rehearsal)]
+    for section in ("tables", "sweeps", "factorial", "reported", "sota"):
+        assert paper[section] == rehearsal[section], section
+    assert b.splits == a.splits[:2]
+    assert {n for n, _ in cross_dataset_jobs(paper, a)} == {n for n, _ in cross_dataset_jobs(rehearsal, b)}
+    for name in a.experiments:
+        changed = set(config.diff(b.experiments[name], a.experiments[name]))
+        assert changed <= set(SCALE_KEYS), (name, changed - set(SCALE_KEYS))
+    # a centre-crop test is a protocol: the rehearsal keeps it
+    assert b.experiments["centre_crop"]["data"]["test_crops"] == "center"
+
+
+def test_a_rehearsal_may_change_only_scale_keys():
+    from iqa.study import rehearse
+
+    cfg = load("config/koniq10k.yaml")
+    cfg["rehearsal"] = {"run": {"train": {"lr": 1e-3}}}
+    with pytest.raises(config.ConfigError, match="rehearsal.run: train.lr is not a scale key"):
+        rehearse(cfg)
+
+
+@pytest.mark.slow
+def test_paper_study_without_data_or_weights_stops_before_any_job_in_one_line_per_problem(tmp_path):
+    r = subprocess.run(SNAKEMAKE + ["--cores", "1", "-d", str(tmp_path), "--configfile",
+                                    str(REPO / "config/koniq10k.yaml")], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0
+    checks = [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("iqa check: ")]
+    assert checks[0].startswith("iqa check: data root data/koniq10k (koniq10k) not found"), checks
+    assert any("`hf download timm/" in line for line in checks) or not any("weights" in c for c in checks)
+    assert not (tmp_path / "results" / "runs").exists()  # no job ran
