@@ -91,7 +91,9 @@ SCHEMA: dict = {
         "lr_min": Key(0.0, "cosine floor for every group (seed: 1e-6, so a smaller lr rises towards it)", ge=0),
         "optimizer": Key("adamw", "adamw (decoupled decay) | adam (coupled L2)", choices=("adamw", "adam")),
         "weight_decay": Key(2.0e-4, "weight decay", ge=0),
-        "schedule": Key("cosine", "cosine | step", choices=("cosine", "step")),
+        "schedule": Key("cosine", "cosine | step | hyperiqa (the original's: backbone constant, head lr * ratio "
+                                  "/ 10^(t//6) with the ratio 1 after epoch 9, Adam rebuilt every epoch)",
+                        choices=("cosine", "step", "hyperiqa")),
         "step_size": Key(6, "epochs between decays for `step`", gt=0),
         "gamma": Key(0.1, "decay factor for `step`", gt=0),
         "grad_clip": Key(None, "clip the gradient norm of all parameters to this (null: no clipping)",

@@ -139,3 +139,24 @@ def test_evaluate_and_predict_reload_the_checkpoint(synthetic, tmp_path):
         scores = {line.split("\t")[0]: float(line.split("\t")[1]) for line in r.stdout.splitlines()}
         for path, expected in zip(images, pred["pred"]):
             assert scores[path] == pytest.approx(expected, rel=1e-4, abs=1e-3)
+
+
+def test_original_hyperiqa_solver_schedule_and_fresh_adam_every_epoch():
+    import torch
+
+    from iqa.optim import OriginalHyperIQASchedule
+
+    backbone, head = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.Adam([{"params": [backbone], "lr": 2e-5}, {"params": [head], "lr": 2e-4}])
+    sched = OriginalHyperIQASchedule(opt, lr_ratio=10)
+    lrs = []
+    for _ in range(16):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        (backbone.sum() + head.sum()).backward()
+        opt.step()
+        assert opt.state  # Adam moments within the epoch
+        sched.step()
+        assert not opt.state  # ... and a brand-new Adam for the next
+    assert all(b == 2e-5 for b, _ in lrs)  # the backbone is never decayed
+    expected = [2e-4] * 7 + [2e-5] * 3 + [2e-6] * 3 + [2e-7] * 3
+    assert [h for _, h in lrs] == pytest.approx(expected, rel=1e-9)
