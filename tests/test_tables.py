@@ -161,3 +161,20 @@ def test_holm_column_is_named_token_by_token():
     assert holm_column("p_vs_C0") == "p_holm_vs_C0"
     assert holm_column("spaq_p_vs_C0") == "spaq_p_holm_vs_C0"
     assert holm_column("p") == "p_holm"
+
+
+def test_a_table_built_alone_from_only_its_runs_equals_the_table_of_the_whole_study(tmp_path):
+    import shutil
+
+    cfg, study, results = fabricated_study(tmp_path)
+    aggregate(cfg, results)
+    whole = {ext: (results / "tables" / f"ablation.{ext}").read_text() for ext in ("csv", "md", "tex")}
+    behind = {rid for e in catalogue.experiments_behind(cfg, "ablation") for rid in study.run_ids(e)}
+    for rid in set(study.runs) - behind:  # only the ablation's runs exist, as after `snakemake results/tables/ablation.csv`
+        shutil.rmtree(results / "runs" / rid)
+    shutil.rmtree(results / "tables")
+    assert aggregate(cfg, results, only=["ablation"]) == ["ablation"]
+    assert sorted(p.name for p in (results / "tables").iterdir()) == [f"ablation.{e}" for e in sorted(catalogue.TABLE_FILES)]
+    for ext, text in whole.items():
+        assert (results / "tables" / f"ablation.{ext}").read_text() == text, ext
+    assert "distinct tests of this table" in whole["md"]
