@@ -100,8 +100,10 @@ def check_labels(label_file: Path, table: pd.DataFrame, name_col: str, score_col
 
 def check_names(label_file: Path, column: pd.Series, name_col: str,
                 row: Callable[[int], str] = csv_row) -> list[str]:
-    """Every image named, and named once."""
+    """At least one image, every image named, and named once."""
     names = column.reset_index(drop=True)
+    if names.empty:
+        raise DataError(f"{label_file}: lists no images (a header but no rows); add one row per image")
     blank = names.isna() | (names.astype(str).str.strip() == "")
     if blank.any():
         i = int(np.flatnonzero(blank)[0])
@@ -126,8 +128,13 @@ def check_scores(label_file: Path, column: pd.Series, score_col: str, names: lis
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{label_file}: {row(i)} ({names[i]}): {score_col} is not a finite number: "
-                        f"{raw[i]!r}")
+                        f"{shown(raw[i])}; give a number")
     return mos.astype(np.float32)
+
+
+def shown(value) -> str:
+    """A label value as the file holds it: text quoted, numbers (NaN too) plain, never numpy's repr."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def check_images(label_file: Path, image_dir: Path, names: list[str],

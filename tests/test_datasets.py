@@ -4,8 +4,11 @@ import pytest
 import scipy.io
 from dataset_fixtures import (
     FORMATS,
+    LIVEC_MOS,
+    LIVEC_TRAINING,
     SPAQ_SHEET,
     N,
+    livec_table,
     write_agiqa3k,
     write_csv,
     write_kadid,
@@ -198,3 +201,43 @@ def test_unreadable_spreadsheet_is_named(tmp_path):
     (root / SPAQ_SHEET).write_bytes(b"PK not really a workbook")
     with pytest.raises(DataError, match="MOS and Image attribute scores.xlsx: not a readable .xlsx"):
         load_dataset("spaq", root)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=IDS)
+def test_a_label_file_without_rows_is_named(tmp_path, fmt):
+    root = fmt.write(tmp_path / fmt.kind)
+    fmt.save(root, fmt.read(root).iloc[:0])
+    with pytest.raises(DataError, match="lists no images") as e:
+        load_dataset(fmt.kind, root, **fmt.options)
+    assert str(e.value).startswith(f"{root / (fmt.names_file or fmt.label_file)}: ")
+
+
+def test_a_koniq_label_file_without_rows_is_named(tmp_path):
+    (tmp_path / "1024x768").mkdir()
+    (tmp_path / "koniq10k_distributions_sets.csv").write_text("image_name,MOS,set\n")
+    with pytest.raises(DataError, match="koniq10k_distributions_sets.csv: lists no images"):
+        load_dataset("koniq10k", tmp_path)
+
+
+def test_a_nan_score_prints_as_the_file_holds_it(tmp_path):
+    root = write_kadid(tmp_path / "kadid")
+    table = pd.read_csv(root / "dmos.csv")
+    table.loc[3, "dmos"] = np.nan
+    table.to_csv(root / "dmos.csv", index=False)
+    with pytest.raises(DataError, match=r"row 5 \(.*\): dmos is not a finite number: nan; give a number$"):
+        load_dataset("kadid10k", root)
+
+
+def test_live_challenge_mos_as_a_cell_array_blames_the_entry_holding_text(tmp_path):
+    root = write_live_challenge(tmp_path / "livec")
+    mos = livec_table()["AllMOS_release"]
+    cells = np.empty((1, len(mos)), dtype=object)
+    for i, value in enumerate(mos):
+        cells[0, i] = np.array([[value]])
+    cells[0, 9] = np.array(["n/a"])  # entry 10
+    scipy.io.savemat(root / LIVEC_MOS, {"AllMOS_release": cells})
+    with pytest.raises(DataError, match=r"AllMOS_release.mat: entry 10 \(.*\): .*'n/a'"):
+        load_dataset("live_challenge", root)
+    cells[0, 9] = np.array([[mos[9]]])
+    scipy.io.savemat(root / LIVEC_MOS, {"AllMOS_release": cells})
+    assert np.allclose(load_dataset("live_challenge", root).mos, mos[LIVEC_TRAINING:])
