@@ -241,3 +241,30 @@ def test_live_challenge_mos_as_a_cell_array_blames_the_entry_holding_text(tmp_pa
     cells[0, 9] = np.array([[mos[9]]])
     scipy.io.savemat(root / LIVEC_MOS, {"AllMOS_release": cells})
     assert np.allclose(load_dataset("live_challenge", root).mos, mos[LIVEC_TRAINING:])
+
+
+def test_a_16_bit_greyscale_image_decodes_as_its_8_bit_twin(tmp_path):
+    grey = np.random.default_rng(0).integers(0, 256, (36, 48)).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "16.png")  # the same picture at 16 bits
+    assert Image.open(tmp_path / "16.png").mode == "I;16"
+    sixteen = load_image(tmp_path / "16.png", (48, 36))
+    assert np.array_equal(sixteen, load_image(tmp_path / "8.png", (48, 36)))
+    assert np.array_equal(sixteen[..., 1], grey)
+
+
+@pytest.mark.parametrize("mode", ["stretch", "crop"])
+def test_every_resize_mode_shows_the_image_as_its_exif_orientation_says(tmp_path, mode):
+    pixels = np.random.default_rng(1).integers(0, 256, (24, 32, 3)).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown turned 90 degrees clockwise
+    Image.fromarray(pixels).save(tmp_path / "turned.png", exif=exif)
+    Image.fromarray(np.rot90(pixels, -1).copy()).save(tmp_path / "upright.png")
+    assert np.array_equal(load_image(tmp_path / "turned.png", (24, 32), mode),
+                          load_image(tmp_path / "upright.png", (24, 32), mode))
+
+
+def test_a_32_bit_image_is_refused_by_name(tmp_path):
+    Image.fromarray(np.zeros((8, 8), np.float32), "F").save(tmp_path / "f.tif")
+    with pytest.raises(DataError, match=r"f.tif: mode F \(32-bit\) has no white level; save it as 8- or 16-bit"):
+        load_image(tmp_path / "f.tif", (8, 8))
