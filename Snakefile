@@ -2,12 +2,19 @@
 # table and figure under results/. See README.md; the study itself is declared in config.yaml.
 from snakemake.utils import min_version, validate
 
+from iqa.study import check_study, load_study
+
 min_version("8.0")
+
+load_study("config.yaml")  # one line naming the line and fix (Snakemake's reader says only "not valid YAML")
 
 
 configfile: "config.yaml"
 
 
+# One line naming the key at fault and the fix (Snakemake's validate prints the whole schema), then
+# Snakemake's validate fills in the schema's defaults.
+check_study(config, " + ".join(map(str, workflow.configfiles)))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

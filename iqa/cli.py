@@ -117,11 +117,10 @@ def cmd_make_synthetic(args) -> None:
 
 
 def cmd_aggregate(args) -> None:
-    import yaml
-
     from .report import aggregate
+    from .study import load_study
 
-    study_cfg = yaml.safe_load(Path(args.config).read_text())
+    study_cfg = load_study(args.config)
     names = aggregate(study_cfg, args.results, strict=args.strict, mark_tampered=args.mark_tampered)
     print(f"wrote {len(names)} tables to {args.results}/tables: {', '.join(names)}")
 

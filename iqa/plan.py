@@ -187,12 +187,12 @@ def describe(study_cfg: dict, study: Study, table: pd.DataFrame, config_name: st
 def plan(config_path: str | Path, *, bench_json=None, throughput=None, from_results=None, images=None,
          eval_throughput=None, setup_minutes: float = 2.0) -> tuple[str, pd.DataFrame]:
     """The printed plan and its table for a study config."""
-    import yaml
+    from .study import load_study
 
     if bench_json is None and throughput is None and from_results is None:
         raise ConfigError("give a throughput: --from-results DIR, --bench-json FILE or "
                           "--throughput PATCHES_PER_S")
-    study_cfg = yaml.safe_load(Path(config_path).read_text())
+    study_cfg = load_study(config_path)
     study = expand(study_cfg)
     generated = synthetic_datasets(study_cfg, study).get(study.base["data"]["root"])
     if images is None and generated:  # the workflow generates this many images

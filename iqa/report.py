@@ -34,6 +34,8 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     from .numbers import write_numbers
 
     results = Path(results)
+    if not results.is_dir():
+        raise DataError(f"results folder not found: {results}; run the workflow first or pass --results DIR")
     study = expand(study_cfg)
     runs = load_runs(study, results, current_dataset_hashes(study), strict=strict, mark_tampered=mark_tampered)
     runs_table(study, runs).to_csv(results / "runs.csv", index=False)
@@ -137,13 +139,26 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
     for role, ids in (("run", c["runs"]), ("reference run", c["ref_runs"] or [])):
         for rid in ids:
             ok &= _describe_run(run_dir(results, rid), role, c["metric"], lines)
-    value = recompute_cell(results, c)
+    try:
+        value = recompute_cell(results, c)
+    except FileNotFoundError as e:  # a run folder (or complexity file) deleted since the table was built
+        lines.append(f"cannot recompute: {e.filename} is missing; rerun the workflow (it redoes missing runs) "
+                     f"or restore the file, then audit again")
+        return "\n".join(lines), False
     if value is None:
         lines.append("  (label or quoted cell: nothing to recompute)")
         return "\n".join(lines), ok
     same = bool(np.isclose(value, c["value"], rtol=1e-9, atol=1e-12, equal_nan=True))
-    lines.append(f"recomputed from predictions.csv: {value} -> {'matches' if same else 'DOES NOT MATCH'}")
+    lines.append(f"recomputed from {recomputed_from(c)}: {value} -> {'matches' if same else 'DOES NOT MATCH'}")
     return "\n".join(lines), ok and same
+
+
+def recomputed_from(c: dict) -> str:
+    """What a cell's recomputation reads (validation metrics have no predictions file: the run's record,
+    whose content hash the run check above verifies)."""
+    if c["stat"] in ("measured", "measured_ratio"):
+        return "the complexity measurements"
+    return "predictions.csv" if c.get("part", "test") == "test" else f"metrics.json ({c['part']} record)"
 
 
 def _check_files(folder: Path, stem: str, side: dict, lines: list[str]) -> bool:
