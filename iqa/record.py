@@ -46,11 +46,33 @@ def finished(out: Path, cfg: dict) -> dict | None:
 
 
 def save_model(path: Path, model, cfg: dict) -> None:
-    from safetensors.torch import save_file
+    """The weights and the run config (in the metadata) as safetensors, byte for byte the same for the same
+    weights in every process."""
+    from safetensors.torch import save
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"config": json.dumps(cfg), "run_id": config_mod.run_id(cfg)}
-    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+    blob = memoryview(save(state, metadata=meta))
+    header = sorted_metadata(blob)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(len(header).to_bytes(8, "little") + header)
+            f.write(blob[8 + int.from_bytes(blob[:8], "little"):])
+
+    atomic_write(path, write)
+
+
+def sorted_metadata(blob) -> bytes:
+    """A safetensors file's JSON header with its metadata keys sorted, padded to 8 bytes as safetensors pads.
+
+    safetensors writes the metadata keys in a hash order that changes from process to process, so the same
+    weights would get another SHA-256 in every rerun; the tensor entries' order is already fixed."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(bytes(blob[8:8 + n]))
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    return text + b" " * (-len(text) % 8)
 
 
 def saved_config(path: str | Path) -> dict:
