@@ -29,6 +29,7 @@ include: "workflow/rules/aggregate.smk"
 localrules:
     all,
     synthetic_data,
+    check_runs,
     aggregate,
 
 

@@ -34,16 +34,12 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     from .numbers import write_numbers
 
     results = Path(results)
-    if not results.is_dir():
-        raise DataError(f"results folder not found: {results}; run the workflow first or pass --results DIR")
-    study = expand(study_cfg)
-    runs = load_runs(study, results, current_dataset_hashes(study), strict=strict, mark_tampered=mark_tampered)
+    study, runs, scores = check_runs(study_cfg, results, strict=strict, mark_tampered=mark_tampered)
     runs_table(study, runs).to_csv(results / "runs.csv", index=False)
     fac = study.factorial and {"factors": study.factorial["factors"],
                                "cells": {"+".join(sorted(on)): e for on, e in study.factorial["cells"].items()}}
     (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
                                                    indent=2))
-    scores = load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
     b = tables.Builder(study, study_cfg, runs, results, scores)
     built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in catalogue.tables(study_cfg)}
     add_holm(built.values())
@@ -54,6 +50,17 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
         getattr(figures, spec.build)(spec, b, built)
     write_numbers(catalogue.tables(study_cfg), built, results)
     return list(built)
+
+
+def check_runs(study_cfg: dict, results: str | Path, strict: bool = False, mark_tampered: bool = False):
+    """Aggregation's first step, before it writes anything: the study, its runs and its cross-dataset scores,
+    each checked against its own record (`runs.load_runs`, `runs.load_scores`); a tampered one stops it."""
+    results = Path(results)
+    if not results.is_dir():
+        raise DataError(f"results folder not found: {results}; run the workflow first or pass --results DIR")
+    study = expand(study_cfg)
+    runs = load_runs(study, results, current_dataset_hashes(study), strict=strict, mark_tampered=mark_tampered)
+    return study, runs, load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
 
 
 def add_holm(all_tables) -> None:

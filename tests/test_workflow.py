@@ -201,3 +201,42 @@ def test_corrupt_jpeg_fails_its_runs_only_and_a_rerun_finishes_them(tmp_path):
     runs = pd.read_csv(results / "runs.csv").set_index("run_id")
     assert runs["status"].isin(["ok", "dirty"]).all()
     assert {rid: (results / "runs" / rid / "metrics.json").stat().st_mtime_ns for rid in good} == finished
+
+
+@pytest.mark.slow
+def test_a_tampered_run_stops_the_workflow_and_the_last_good_outputs_stay(tmp_path):
+    from fake_runs import small_study as fabricated, write_study_runs
+
+    cfg = {**fabricated(), "resources": load("config.yaml")["resources"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    results = tmp_path / "results"
+    write_study_runs(cfg, results)  # finished runs: the workflow only aggregates them
+    run = SNAKEMAKE + ["--cores", "1", "-d", str(tmp_path)]
+    r = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    published = [results / "runs.csv", results / "numbers.tex", results / "numbers.json",
+                 *(results / "tables").iterdir(), *(results / "figures").iterdir()]
+    before = {p: p.read_bytes() for p in published}
+
+    path = sorted((results / "runs").glob("*/metrics.json"))[0]
+    m = json.loads(path.read_text())
+    m["val"]["srcc"] += 0.01
+    path.write_text(json.dumps(m))
+    r = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0
+    assert f"{path.relative_to(tmp_path)} was edited after the run" in r.stdout + r.stderr
+    assert {p: p.read_bytes() for p in published if p.is_file()} == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, message", [
+    (lambda text: text.replace("\nsweeps:", "\nsweep:"), "config.yaml: unknown key 'sweep'; did you mean 'sweeps'?"),
+    (lambda text: text.replace("splits: [0, 1, 2]", "splits: !!python/object/apply:os.getpid []"),
+     "config.yaml: line 8 ('splits: !!python/object/apply:os.getpid []'): a YAML tag that builds Python objects "
+     "is not allowed; remove the tag"),
+])
+def test_a_bad_study_file_is_one_line_naming_the_key(tmp_path, edit, message):
+    (tmp_path / "config.yaml").write_text(edit((REPO / "config.yaml").read_text()))
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0 and message in r.stdout + r.stderr
+    assert len((r.stdout + r.stderr).splitlines()) < 15  # not the schema (462 lines)

@@ -1,5 +1,20 @@
+rule check_runs:
+    input:
+        run_metrics(),
+        score_metrics(),
+    output:
+        "results/checks/runs.json",
+    log:
+        "results/logs/check_runs.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/check_runs.py"
+
+
 rule aggregate:
     input:
+        "results/checks/runs.json",  # a tampered run stops the workflow here, the last good tables kept
         run_metrics(),
         score_metrics(),
         complexity_files(),

@@ -1,0 +1,26 @@
+"""Snakemake job: every run and cross-dataset score checked against its own record, before aggregation.
+
+A job of its own so that a tampered run stops the workflow before the aggregate job starts: Snakemake
+deletes a job's outputs when it starts it, and the tables, figures and numbers of the last good
+aggregation must stay. Writes each run's and score's status.
+"""
+import json
+import sys
+from pathlib import Path
+
+from iqa.errors import DataError
+from iqa.record import atomic_write
+from iqa.report import check_runs
+
+console = sys.stderr
+sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
+cfg = snakemake.config  # noqa: F821
+try:
+    study, runs, scores = check_runs(cfg, "results", strict=bool(cfg.get("strict")))
+except DataError as e:
+    print(e)
+    print(f"check_runs: {e}", file=console)  # the one line on the console, not only in the log
+    sys.exit(1)
+status = {"runs": {rid: r["status"] for rid, r in runs.items()},
+          "scores": {f"{name}/{rid}": s["status"] for (name, rid), s in scores.items()}}
+atomic_write(Path(snakemake.output[0]), lambda tmp: tmp.write_text(json.dumps(status, indent=2)))  # noqa: F821
