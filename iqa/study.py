@@ -27,7 +27,14 @@ SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "conf
 
 
 def load_study(path: str | Path) -> dict:
-    """A study config read as plain YAML and checked against the workflow's schema (`check_study`)."""
+    """A study config read as plain YAML (`read_study`), checked against the workflow's schema (`check_study`)."""
+    study_cfg = read_study(path)
+    check_study(study_cfg, path)
+    return study_cfg
+
+
+def read_study(path: str | Path):
+    """A study file's YAML, safely (no tags that build Python objects); errors name the file, line and fix."""
     path = Path(path)
     if not path.is_file():
         raise config_mod.ConfigError(f"study config not found: {path}")
@@ -38,12 +45,14 @@ def load_study(path: str | Path) -> dict:
         mark, lines = getattr(e, "problem_mark", None), text.splitlines()
         where = str(path)
         if mark is not None:
-            where += f": line {mark.line + 1}" + (f" ({lines[mark.line].strip()!r})" if mark.line < len(lines) else "")
+            where += f": line {mark.line + 1}"
+            if mark.line < len(lines):
+                where += f" ({lines[mark.line].strip()!r})"
         if isinstance(e, yaml.constructor.ConstructorError) and e.problem and "tag" in e.problem:
             raise config_mod.ConfigError(f"{where}: a YAML tag that builds Python objects is not allowed; "
                                          f"remove the tag (a study config holds plain values)") from None
-        raise config_mod.ConfigError(f"{where}: not valid YAML ({e.problem or e}); fix the syntax there") from None
-    check_study(study_cfg, path)
+        problem = " ".join(str(e.problem or e).split())  # one line
+        raise config_mod.ConfigError(f"{where}: not valid YAML ({problem}); fix the syntax there") from None
     return study_cfg
 
 
@@ -54,8 +63,8 @@ def check_study(study_cfg, where: str | Path) -> None:
     Needs jsonschema (installed with Snakemake, the `workflow` extra) and the schema file of a checkout;
     without them only the experiments' run configs are checked (by `expand`)."""
     if not isinstance(study_cfg, dict):
-        raise config_mod.ConfigError(f"{where}: a study config is a mapping of keys (base, splits, experiments, "
-                                     f"...), got {type(study_cfg).__name__}")
+        raise config_mod.ConfigError(f"{where}: a study config is a mapping of keys (base, splits, "
+                                     f"experiments, ...), got {type(study_cfg).__name__}")
     try:
         import jsonschema
     except ImportError:
