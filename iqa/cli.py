@@ -64,7 +64,7 @@ def cmd_predict(args) -> None:
 
 
 def image_paths(args: list[str]) -> list[Path]:
-    """Image files, each folder given standing for the image files directly in it (sorted); checked up front."""
+    """Image files, a folder standing for the image files directly in it (sorted); checked up front."""
     from PIL import Image
 
     known = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
@@ -216,7 +216,7 @@ def add_complexity_arguments(p) -> None:
     source.add_argument("--run-config", metavar="RUN.yaml", help="the model of a run config (YAML)")
     source.add_argument("--model-file", metavar="model.safetensors",
                         help="the model of a trained run (its config is in the file)")
-    p.add_argument("--model", choices=sorted(FAMILIES), help="without a run config or model file: the model to build")
+    p.add_argument("--model", choices=sorted(FAMILIES), help="without a run config or model file: the model")
     p.add_argument("--size", help="with --model: see `iqa models`")
     p.add_argument("--head", choices=["original", "seed"], help="(default: original, or the config's)")
     p.add_argument("--multiscale", action=argparse.BooleanOptionalAction,

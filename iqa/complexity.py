@@ -113,10 +113,12 @@ def run(args) -> dict:
     """`iqa complexity`: measure the model the arguments describe; JSON to --out (atomically) or stdout."""
     from .record import atomic_write
 
-    for given, flag, suffixes, other in ((args.run_config, "--run-config", (".yaml", ".yml"), "--model-file"),
-                                         (args.model_file, "--model-file", (".safetensors",), "--run-config")):
+    sources = ((args.run_config, "--run-config", (".yaml", ".yml"), "--model-file"),
+               (args.model_file, "--model-file", (".safetensors",), "--run-config"))
+    for given, flag, suffixes, other in sources:
         if given and Path(given).suffix not in suffixes:
-            raise ValueError(f"{given}: {flag} takes a {' or '.join(suffixes)} file; pass this one as {other}")
+            raise ValueError(f"{given}: {flag} takes a {' or '.join(suffixes)} file; "
+                             f"pass this one as {other}")
     source = args.run_config or args.model_file
     m = model_section(source, name=args.model, size=args.size, head=args.head,
                       multiscale=args.multiscale, attention_fusion=args.attention)

@@ -59,7 +59,8 @@ def check_runs(study_cfg: dict, results: str | Path, strict: bool = False, mark_
     if not results.is_dir():
         raise DataError(f"results folder not found: {results}; run the workflow first or pass --results DIR")
     study = expand(study_cfg)
-    runs = load_runs(study, results, current_dataset_hashes(study), strict=strict, mark_tampered=mark_tampered)
+    hashes = current_dataset_hashes(study)
+    runs = load_runs(study, results, hashes, strict=strict, mark_tampered=mark_tampered)
     return study, runs, load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
 
 
@@ -149,14 +150,15 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
     try:
         value = recompute_cell(results, c)
     except FileNotFoundError as e:  # a run folder (or complexity file) deleted since the table was built
-        lines.append(f"cannot recompute: {e.filename} is missing; rerun the workflow (it redoes missing runs) "
-                     f"or restore the file, then audit again")
+        lines.append(f"cannot recompute: {e.filename} is missing; rerun the workflow (it redoes missing "
+                     f"runs) or restore the file, then audit again")
         return "\n".join(lines), False
     if value is None:
         lines.append("  (label or quoted cell: nothing to recompute)")
         return "\n".join(lines), ok
     same = bool(np.isclose(value, c["value"], rtol=1e-9, atol=1e-12, equal_nan=True))
-    lines.append(f"recomputed from {recomputed_from(c)}: {value} -> {'matches' if same else 'DOES NOT MATCH'}")
+    verdict = "matches" if same else "DOES NOT MATCH"
+    lines.append(f"recomputed from {recomputed_from(c)}: {value} -> {verdict}")
     return "\n".join(lines), ok and same
 
 

@@ -27,7 +27,7 @@ SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "conf
 
 
 def load_study(path: str | Path) -> dict:
-    """A study config read as plain YAML (`read_study`), checked against the workflow's schema (`check_study`)."""
+    """A study config read as plain YAML (`read_study`) and checked against the schema (`check_study`)."""
     study_cfg = read_study(path)
     check_study(study_cfg, path)
     return study_cfg

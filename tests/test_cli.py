@@ -91,7 +91,8 @@ def test_a_photo_with_an_exif_orientation_scores_as_shown(model_file, tmp_path):
     exif[0x0112] = 8  # stored turned: a viewer rotates it 90 degrees counter-clockwise back
     Image.fromarray(np.rot90(upright, -1).copy()).save(tmp_path / "turned.png", exif=exif)
     Image.fromarray(upright).save(tmp_path / "upright.png")
-    scores = predict(model_file, tmp_path / "turned.png", tmp_path / "upright.png", out=tmp_path / "scores.csv")
+    scores = predict(model_file, tmp_path / "turned.png", tmp_path / "upright.png",
+                     out=tmp_path / "scores.csv")
     assert len(set(scores.values())) == 1, scores
 
 
@@ -103,7 +104,8 @@ def test_predict_on_the_training_checkpoint_names_the_file_to_give(model_file, t
     assert line.startswith(f"iqa predict: error: {tmp_path / 'checkpoint.pt'}: not a safetensors model file")
     assert line.endswith("give the run's model.safetensors (checkpoint.pt only resumes training)")
     assert main(["predict", str(model_file), str(tmp_path / "absent.png")]) == 2
-    assert error_line(capsys).endswith(f"image not found: {tmp_path / 'absent.png'}; give image files or folders")
+    absent = tmp_path / "absent.png"
+    assert error_line(capsys).endswith(f"image not found: {absent}; give image files or folders")
 
 
 def test_every_command_that_runs_a_model_takes_one_device_flag():
@@ -112,15 +114,16 @@ def test_every_command_that_runs_a_model_takes_one_device_flag():
              "score": ["m.safetensors", "--kind", "csv", "--root", ".", "--out", "o"], "bench": [],
              "complexity": [], "train": ["run.yaml", "--out", "o"], "reproduce": ["r"]}
     for command, rest in given.items():
-        assert p.parse_args([command, *rest]).device == (None if command in ("train", "reproduce") else "auto")
+        default = None if command in ("train", "reproduce") else "auto"  # None: the run config's train.device
+        assert p.parse_args([command, *rest]).device == default
         for device in ("auto", "cpu", "cuda"):
             assert p.parse_args([command, *rest, "--device", device]).device == device
 
 
 def test_complexity_names_its_source_by_what_it_is(tmp_path, model_file, capsys):
     assert main(["complexity", "--run-config", str(model_file)]) == 2
-    assert error_line(capsys) == (f"iqa complexity: error: {model_file}: --run-config takes a .yaml or .yml file; "
-                                  f"pass this one as --model-file")
+    assert error_line(capsys) == (f"iqa complexity: error: {model_file}: --run-config takes a .yaml or .yml "
+                                  f"file; pass this one as --model-file")
     run_yaml = tmp_path / "run.yaml"
     run_yaml.write_text("model: {name: swin_hyperiqa, size: nano}\n")
     assert main(["complexity", "--model-file", str(run_yaml)]) == 2

@@ -208,4 +208,5 @@ def test_auditing_a_cell_or_macro_whose_run_was_deleted_says_what_is_missing(tmp
     for text, ok in (audit(results / "tables" / "main.csv", "C3", "srcc_median"),
                      audit_macro(results / "numbers.tex", "\\CThreeSRCCMedian")):
         assert not ok
-        assert f"cannot recompute: {results / 'runs' / rid / 'metrics.json'} is missing; rerun the workflow" in text
+        missing = results / "runs" / rid / "metrics.json"
+        assert f"cannot recompute: {missing} is missing; rerun the workflow" in text

@@ -230,10 +230,11 @@ def test_a_tampered_run_stops_the_workflow_and_the_last_good_outputs_stay(tmp_pa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("edit, message", [
-    (lambda text: text.replace("\nsweeps:", "\nsweep:"), "config.yaml: unknown key 'sweep'; did you mean 'sweeps'?"),
+    (lambda text: text.replace("\nsweeps:", "\nsweep:"),
+     "config.yaml: unknown key 'sweep'; did you mean 'sweeps'?"),
     (lambda text: text.replace("splits: [0, 1, 2]", "splits: !!python/object/apply:os.getpid []"),
-     "config.yaml: line 8 ('splits: !!python/object/apply:os.getpid []'): a YAML tag that builds Python objects "
-     "is not allowed; remove the tag"),
+     "config.yaml: line 8 ('splits: !!python/object/apply:os.getpid []'): a YAML tag that builds Python "
+     "objects is not allowed; remove the tag"),
 ])
 def test_a_bad_study_file_is_one_line_naming_the_key(tmp_path, edit, message):
     (tmp_path / "config.yaml").write_text(edit((REPO / "config.yaml").read_text()))

@@ -50,7 +50,7 @@ def _pretrained_overlay(name: str, weights: str | None) -> dict:
 def build_backbone(m: dict, initialise: bool = True) -> tuple[nn.Module, list[int]]:
     """The timm backbone a config's `model` section describes, and its four stage widths.
 
-    `initialise=False` skips timm's Swin weight initialisation (slow on the meta device, and pointless there)."""
+    `initialise=False` skips timm's Swin weight initialisation (slow on the meta device, pointless there)."""
     check_model_config(m)
     check_weights_tag(m)
     overrides = FAMILIES[m["name"]][m["size"]][1]

@@ -51,7 +51,7 @@ def score_data_input(wildcards):
 
 
 def aggregate_now():
-    """After a failure: tables naming the missing runs; a run that fails its check leaves the last good ones."""
+    """After a failure: tables naming the missing runs; a run failing its check leaves the last good ones."""
     import sys
 
     from iqa.errors import DataError

@@ -23,4 +23,5 @@ except DataError as e:
     sys.exit(1)
 status = {"runs": {rid: r["status"] for rid, r in runs.items()},
           "scores": {f"{name}/{rid}": s["status"] for (name, rid), s in scores.items()}}
-atomic_write(Path(snakemake.output[0]), lambda tmp: tmp.write_text(json.dumps(status, indent=2)))  # noqa: F821
+out = Path(snakemake.output[0])  # noqa: F821
+atomic_write(out, lambda tmp: tmp.write_text(json.dumps(status, indent=2)))
