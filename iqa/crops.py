@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+
 import numpy as np
 import torch
 

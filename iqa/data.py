@@ -245,20 +245,25 @@ def as_shown(im: Image.Image, path: Path, at_least: tuple[int, int] | None = Non
 
     - EXIF orientation is applied (a photo taken upright is seen upright, whatever its stored pixels).
     - 16-bit images keep their high byte, as Pillow already does for 16-bit RGB PNGs (Pillow itself
-      would clip 16-bit greyscale to white).
+      would clip 16-bit greyscale to white). Integer images (16-bit PGMs open so) count as 16-bit
+      when their values fit in 16 bits.
     - Every other mode becomes RGB by Pillow's conversion (greyscale repeated, palette looked up, CMYK
-      converted, alpha dropped); 32-bit integer and float images have no white level and are refused.
+      converted, alpha dropped); float images and wider integers have no white level and are refused.
     `at_least` (width, height), for JPEGs: let the decoder downscale by 2/4/8 (much faster), no smaller.
     """
     if at_least is not None:
         turned = im.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)  # stored sideways
         im.draft("RGB", at_least[::-1] if turned else at_least)
-    if im.mode in ("I", "F"):
-        raise DataError(f"cannot read image {path}: mode {im.mode} (32-bit) has no white level; "
-                        f"save it as 8- or 16-bit")
+    no_white = (f"cannot read image {path}: mode {im.mode} (32-bit) has no white level; "
+                f"save it as 8- or 16-bit")
+    if im.mode == "F":
+        raise DataError(no_white)
     im = ImageOps.exif_transpose(im)
-    if im.mode.startswith("I;16"):
-        im = Image.fromarray((np.asarray(im) >> 8).astype(np.uint8), "L")
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        pixels = np.asarray(im)
+        if pixels.min() < 0 or pixels.max() > 65535:
+            raise DataError(no_white)
+        im = Image.fromarray((pixels >> 8).astype(np.uint8), "L")
     return im.convert("RGB")
 
 

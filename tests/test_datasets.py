@@ -243,12 +243,13 @@ def test_live_challenge_mos_as_a_cell_array_blames_the_entry_holding_text(tmp_pa
     assert np.allclose(load_dataset("live_challenge", root).mos, mos[LIVEC_TRAINING:])
 
 
-def test_a_16_bit_greyscale_image_decodes_as_its_8_bit_twin(tmp_path):
+@pytest.mark.parametrize("suffix, mode", [(".png", "I;16"), (".tif", "I;16"), (".pgm", "I")])
+def test_a_16_bit_greyscale_image_decodes_as_its_8_bit_twin(tmp_path, suffix, mode):
     grey = np.random.default_rng(0).integers(0, 256, (36, 48)).astype(np.uint8)
     Image.fromarray(grey).save(tmp_path / "8.png")
-    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "16.png")  # the same picture at 16 bits
-    assert Image.open(tmp_path / "16.png").mode == "I;16"
-    sixteen = load_image(tmp_path / "16.png", (48, 36))
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / f"16{suffix}")  # the same picture, 16 bits
+    assert Image.open(tmp_path / f"16{suffix}").mode == mode
+    sixteen = load_image(tmp_path / f"16{suffix}", (48, 36))
     assert np.array_equal(sixteen, load_image(tmp_path / "8.png", (48, 36)))
     assert np.array_equal(sixteen[..., 1], grey)
 
@@ -264,8 +265,10 @@ def test_every_resize_mode_shows_the_image_as_its_exif_orientation_says(tmp_path
                           load_image(tmp_path / "upright.png", (24, 32), mode))
 
 
-def test_a_32_bit_image_is_refused_by_name(tmp_path):
-    Image.fromarray(np.zeros((8, 8), np.float32), "F").save(tmp_path / "f.tif")
-    message = r"f.tif: mode F \(32-bit\) has no white level; save it as 8- or 16-bit$"
+@pytest.mark.parametrize("pixels, mode", [(np.zeros((8, 8), np.float32), "F"),
+                                          (np.full((8, 8), 70_000, np.int32), "I")])
+def test_a_32_bit_image_is_refused_by_name(tmp_path, pixels, mode):
+    Image.fromarray(pixels, mode).save(tmp_path / "wide.tif")
+    message = rf"wide.tif: mode {mode} \(32-bit\) has no white level; save it as 8- or 16-bit$"
     with pytest.raises(DataError, match=message):
-        load_image(tmp_path / "f.tif", (8, 8))
+        load_image(tmp_path / "wide.tif", (8, 8))
