@@ -32,7 +32,7 @@ def tampering(run_dir: Path, metrics: dict) -> str | None:
     """What in a finished run differs from its own record, or None."""
     record = run_dir / "metrics.json"
     if "content_sha256" not in metrics:
-        return f"{record} records no content hash (written by an older iqa); rerun it"
+        return f"{record} records no content hash (written by an older iqa)"
     if content_hash(metrics) != metrics["content_sha256"]:
         return f"{record} was edited after the run: its content no longer has the SHA-256 it recorded"
     for name, digest in (metrics.get("files") or {}).items():
