@@ -1,8 +1,16 @@
 # Ablation study of HyperIQA -> Swin-HyperIQA: trains every declared run, then regenerates every
 # table and figure under results/. See README.md; the study itself is declared in config.yaml.
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
+from iqa.study import check_study, read_study
+
 min_version("8.0")
+
+# One line naming the line at fault and the fix (Snakemake's own reader says only "not valid YAML").
+if not workflow.overwrite_configfiles and Path("config.yaml").is_file():
+    read_study("config.yaml")
 
 
 # The demo study, only when no study is given: Snakemake merges every --configfile over the Snakefile's
@@ -12,6 +20,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# One line naming the key at fault and the fix (Snakemake's validate prints the whole schema), then
+# Snakemake's validate fills in the schema's defaults.
+check_study(config, " + ".join(map(str, workflow.configfiles)))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -28,6 +39,7 @@ localrules:
     synthetic_data,
     table,
     experiment,
+    check_runs,
     aggregate,
 
 

@@ -16,9 +16,9 @@ grep -A14 "^Job stats" rehearsal.log | head -14
 from pathlib import Path
 
 from iqa import catalogue
-from iqa.study import load, rehearse
+from iqa.study import load_study, rehearse
 
-cfg = rehearse(load(["config/koniq10k.yaml", "config/rehearsal.yaml"]))
+cfg = rehearse(load_study(["config/koniq10k.yaml", "config/rehearsal.yaml"]))
 missing = [f for f in catalogue.files(cfg) if not Path(f).is_file()]
 assert not missing, f"rehearsal did not write {missing}"
 print(f"rehearsal wrote all {len(catalogue.tables(cfg))} tables and {len(catalogue.figures(cfg))} figures:",

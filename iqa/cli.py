@@ -14,7 +14,7 @@ def cmd_train(args) -> None:
     from . import config as config_mod
     from .train import train
 
-    cfg = config_mod.load(args.config, args.set)
+    cfg = config_mod.load(args.config, [*args.set, *([f"train.device={args.device}"] if args.device else [])])
     metrics = train(cfg, args.out)
     t = metrics["test"]
     print(f"{metrics['run_id']}: test SRCC {t['srcc']:.4f} PLCC {t['plcc']:.4f} "
@@ -26,7 +26,7 @@ def cmd_evaluate(args) -> None:
     from .pipeline import load_parts
     from .record import load_model
 
-    overrides = list(args.set) + ([f"data.root={args.data}"] if args.data else [])
+    overrides = [*args.set, f"train.device={args.device}"] + ([f"data.root={args.data}"] if args.data else [])
     model, cfg, device = load_model(args.checkpoint, overrides)
     parts, info = load_parts(cfg, device)
     metrics, _, _ = evaluate_part(model, parts[args.part], cfg)
@@ -35,20 +35,51 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    """Scores on the MOS scale, each image's random crops seeded by its file name (as in training)."""
+    """Scores on the MOS scale, each image's random crops seeded by its pixels (as in training)."""
+    import pandas as pd
     import torch
 
     from .crops import image_key
     from .data import load_image
     from .evaluate import mos_scores
-    from .record import load_model
+    from .record import atomic_write, load_model
 
-    model, cfg, device = load_model(args.checkpoint, args.set)
-    for path in args.images:
-        image = load_image(Path(path), tuple(cfg["data"]["resize"]))
+    paths = image_paths(args.images)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists():
+        raise DataError(f"{out} already exists; remove it or pass another --out")
+    model, cfg, device = load_model(args.checkpoint, [*args.set, f"train.device={args.device}"])
+    rows = []
+    for path in paths:
+        image = load_image(path, tuple(cfg["data"]["resize"]))
         img = torch.tensor(image, device=device)  # a copy: the decoded array is read-only
-        score, _ = mos_scores(model, img[None], [image_key(path)], cfg)
-        print(f"{path}\t{score[0]:.4f}")
+        score, _ = mos_scores(model, img[None], [image_key(image)], cfg)
+        rows.append((str(path), float(score[0])))
+        if out is None:
+            print(f"{path}\t{score[0]:.4f}")
+    if out is not None:
+        table = pd.DataFrame(rows, columns=["image", "score"])
+        atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
+        print(f"scored {len(rows)} images -> {out}")
+
+
+def image_paths(args: list[str]) -> list[Path]:
+    """Image files, a folder standing for the image files directly in it (sorted); checked up front."""
+    from PIL import Image
+
+    known = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    paths = []
+    for arg in map(Path, args):
+        if arg.is_dir():
+            found = sorted(p for p in arg.iterdir() if p.is_file() and p.suffix.lower() in known)
+            if not found:
+                raise DataError(f"{arg}: a folder without image files; give images or a folder holding them")
+            paths += found
+        elif arg.is_file():
+            paths.append(arg)
+        else:
+            raise DataError(f"image not found: {arg}; give image files or folders")
+    return paths
 
 
 def cmd_score(args) -> None:
@@ -87,7 +118,7 @@ def cmd_make_synthetic(args) -> None:
 
 def cmd_aggregate(args) -> None:
     from .report import aggregate
-    from .study import load as load_study
+    from .study import load_study
 
     study_cfg = load_study(args.config)
     names = aggregate(study_cfg, args.results, strict=args.strict, mark_tampered=args.mark_tampered)
@@ -112,6 +143,18 @@ def cmd_audit(args) -> int:
     return 0 if same else 1
 
 
+DEVICE_HELP = "auto (default): CUDA when there is one, else the CPU"
+
+
+def add_device_argument(p, run_config: bool = False) -> None:
+    """The one --device flag of every command that runs a model: auto, cpu or cuda, default auto.
+
+    Where a run config is trained (train, reproduce), an absent flag leaves the config's `train.device`,
+    itself auto unless the config sets it."""
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None if run_config else "auto",
+                   help="the run config's train.device (auto unless set)" if run_config else DEVICE_HELP)
+
+
 def add_score_arguments(p) -> None:
     p.add_argument("checkpoint", help="a run's model.safetensors")
     p.add_argument("--kind", required=True,
@@ -120,7 +163,7 @@ def add_score_arguments(p) -> None:
     p.add_argument("--out", required=True, help="folder for predictions.csv and metrics.json")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="loader option, e.g. shorter_side=512 (spaq) or score_column=mos (csv)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the run's train.device")
+    add_device_argument(p)
     p.set_defaults(func=cmd_score)
 
 
@@ -149,7 +192,7 @@ def add_bench_arguments(p) -> None:
 
     p.add_argument("--model", default="swin_hyperiqa", choices=sorted(FAMILIES))
     p.add_argument("--size", default="nano", help="see `iqa models` (swin: nano..base; resnet50: nano, base)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_argument(p)
     p.add_argument("--batch", type=int, default=32, help="training batch (patches)")
     p.add_argument("--steps", type=int, default=10, help="timed training steps (also sizes (b) and (d))")
     p.add_argument("--images", type=int, default=64, help="generated 1024x768 test JPEGs")
@@ -174,15 +217,18 @@ def cmd_bench(args) -> None:
 def add_complexity_arguments(p) -> None:
     from .models.registry import FAMILIES
 
-    p.add_argument("--config", help="the model of a run: its YAML run config or its model.safetensors")
-    p.add_argument("--model", choices=sorted(FAMILIES), help="without --config: the model to build")
-    p.add_argument("--size", help="without --config: see `iqa models`")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--run-config", metavar="RUN.yaml", help="the model of a run config (YAML)")
+    source.add_argument("--model-file", metavar="model.safetensors",
+                        help="the model of a trained run (its config is in the file)")
+    p.add_argument("--model", choices=sorted(FAMILIES), help="without a run config or model file: the model")
+    p.add_argument("--size", help="with --model: see `iqa models`")
     p.add_argument("--head", choices=["original", "seed"], help="(default: original, or the config's)")
     p.add_argument("--multiscale", action=argparse.BooleanOptionalAction,
                    help="(default: the config's; else on for swin_hyperiqa, off for hyperiqa_resnet50)")
     p.add_argument("--attention", action=argparse.BooleanOptionalAction,
                    help="attention fusion (default: as --multiscale)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_argument(p)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast, CUDA only")
     p.add_argument("--batch", type=int, default=32, help="patches per forward for the throughput")
     p.add_argument("--warmup", type=int, default=5, help="untimed forwards before each timed series")
@@ -208,7 +254,7 @@ def add_reproduce_parser(sub) -> None:
     s.add_argument("--scratch", help="empty folder to retrain in (default: a new temporary folder, kept)")
     s.add_argument("--code", choices=["refuse", "warn"], default="refuse",
                    help="when the library source differs from the run's: refuse (default) or rerun anyway")
-    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="retrain on this device (default: recorded)")
+    add_device_argument(s, run_config=True)
     s.set_defaults(func=cmd_reproduce)
 
 
@@ -240,18 +286,22 @@ def add_run_parsers(sub) -> None:
     s.add_argument("config", help="YAML run config (see iqa/config.py for every key)")
     s.add_argument("--out", required=True, help="run folder")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    add_device_argument(s, run_config=True)
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("evaluate", help="re-test a trained model")
     s.add_argument("checkpoint", help="a run's model.safetensors")
     s.add_argument("--data", help="dataset root (default: the one it was trained on)")
     s.add_argument("--part", default="test", choices=["train", "val", "test"])
+    add_device_argument(s)
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("predict", help="score images with a trained model")
-    s.add_argument("checkpoint")
-    s.add_argument("images", nargs="+")
+    s = sub.add_parser("predict", help="score images (files or folders of them) with a trained model")
+    s.add_argument("checkpoint", help="a run's model.safetensors")
+    s.add_argument("images", nargs="+", help="image files, or folders: every image file directly in them")
+    s.add_argument("--out", help="write image,score to this CSV (default: print path and score per line)")
+    add_device_argument(s)
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_predict)
 
@@ -284,8 +334,18 @@ def add_study_parsers(sub) -> None:
     add_plan_parser(sub)
 
 
+def version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("iqa")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="iqa", description=__doc__)
+    p.add_argument("--version", action="version", version=f"iqa {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     add_run_parsers(sub)
     add_study_parsers(sub)

@@ -39,7 +39,7 @@ def model_section(config: str | Path | None = None, **flags) -> dict:
         swin = given["name"] == "swin_hyperiqa"
         m = {**config_mod.DEFAULTS["model"], "multiscale": swin, "attention_fusion": swin}
     else:
-        raise ValueError("give --config, or --model and --size")
+        raise ValueError("give --run-config, --model-file, or --model and --size")
     m = {**m, **given, "pretrained": False, "weights": None}
     unknown = set(m) - set(config_mod.DEFAULTS["model"])
     if unknown:
@@ -58,7 +58,7 @@ def _config_file(path: Path) -> dict:
         return cfg
     if path.suffix in (".yaml", ".yml"):
         return config_mod.load(path)
-    raise ValueError(f"{path}: --config must be a run config (.yaml/.yml) or a model.safetensors")
+    raise ValueError(f"{path}: must be a run config (.yaml/.yml) or a model.safetensors")
 
 
 def measure(m: dict, device: torch.device, precision: str = "fp32", batch: int = 32, warmup: int = 5,
@@ -113,14 +113,21 @@ def run(args) -> dict:
     """`iqa complexity`: measure the model the arguments describe; JSON to --out (atomically) or stdout."""
     from .record import atomic_write
 
-    m = model_section(args.config, name=args.model, size=args.size, head=args.head,
+    sources = ((args.run_config, "--run-config", (".yaml", ".yml"), "--model-file"),
+               (args.model_file, "--model-file", (".safetensors",), "--run-config"))
+    for given, flag, suffixes, other in sources:
+        if given and Path(given).suffix not in suffixes:
+            raise ValueError(f"{given}: {flag} takes a {' or '.join(suffixes)} file; "
+                             f"pass this one as {other}")
+    source = args.run_config or args.model_file
+    m = model_section(source, name=args.model, size=args.size, head=args.head,
                       multiscale=args.multiscale, attention_fusion=args.attention)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     figures = measure(m, resolve_device(args.device), args.precision, args.batch, args.warmup, args.repeats)
-    figures["config"] = str(args.config) if args.config else None
+    figures["config"] = str(source) if source else None
     text = json.dumps(figures, indent=2) + "\n"
     if args.out is None:
         print(text, end="")

@@ -1,23 +1,23 @@
 """Where patches are cut from an image: test-time crop strategies and training crop sampling.
 
 Positions are (top, left) pairs. Random test crops are drawn from a generator seeded by the
-crop seed and the image's file name, so every model sees the same crops of an image, whatever
-the order it is scored in (a table, a split, or `iqa predict`).
+crop seed and the image's decoded pixels, so every model sees the same crops of an image, whatever
+the order it is scored in (a table, a split, or `iqa predict`) and whatever its file is called.
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from pathlib import PurePath
 
+import numpy as np
 import torch
 
 from .config import parse_crops
 
 
-def image_key(name: str) -> int:
-    """A stable integer from an image's file name (folders ignored), to seed its test crops."""
-    return int.from_bytes(hashlib.sha256(PurePath(name).name.encode()).digest()[:6], "big")
+def image_key(pixels: np.ndarray) -> int:
+    """A stable integer from an image's decoded pixels (H, W, 3) uint8, to seed its test crops."""
+    return int.from_bytes(hashlib.sha256(np.ascontiguousarray(pixels)).digest()[:6], "big")
 
 
 def test_positions(spec: str, height: int, width: int, patch: int, crop_seed: int, key: int) -> torch.Tensor:

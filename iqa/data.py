@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from .errors import DataError
 
@@ -26,7 +26,7 @@ LABEL_FILES = (("koniq10k_scores_and_distributions.csv", "MOS_zscore"),
                ("koniq10k_distributions_sets.csv", "MOS"))
 IMAGE_DIRS = ("1024x768", "512x384")
 OFFICIAL_SETS = {"training": "train", "validation": "val", "test": "test"}
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: the decoding rule of `as_shown` (EXIF orientation, 16-bit) on every path
 
 
 RESIZE_MODES = ("stretch", "crop")
@@ -100,8 +100,10 @@ def check_labels(label_file: Path, table: pd.DataFrame, name_col: str, score_col
 
 def check_names(label_file: Path, column: pd.Series, name_col: str,
                 row: Callable[[int], str] = csv_row) -> list[str]:
-    """Every image named, and named once."""
+    """At least one image, every image named, and named once."""
     names = column.reset_index(drop=True)
+    if names.empty:
+        raise DataError(f"{label_file}: lists no images (a header but no rows); add one row per image")
     blank = names.isna() | (names.astype(str).str.strip() == "")
     if blank.any():
         i = int(np.flatnonzero(blank)[0])
@@ -126,8 +128,13 @@ def check_scores(label_file: Path, column: pd.Series, score_col: str, names: lis
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{label_file}: {row(i)} ({names[i]}): {score_col} is not a finite number: "
-                        f"{raw[i]!r}")
+                        f"{shown(raw[i])}; give a number")
     return mos.astype(np.float32)
+
+
+def shown(value) -> str:
+    """A label value as the file holds it: text quoted, numbers (NaN too) plain, never numpy's repr."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def check_images(label_file: Path, image_dir: Path, names: list[str],
@@ -214,20 +221,50 @@ def split_hash(ds: Dataset, split: dict[str, np.ndarray]) -> str:
 
 
 def load_image(path: Path, size: tuple[int, int], mode: str = "stretch") -> np.ndarray:
-    """Decode one image to RGB uint8 (H, W, 3) at `size` = (width, height), by a `ResizePolicy` mode."""
+    """Decode one image to RGB uint8 (H, W, 3) at `size` = (width, height), by a `ResizePolicy` mode.
+
+    Every path that reads an image (the decoded-image cache behind training, evaluation and scoring,
+    `iqa predict`, `iqa.inspect`) decodes it here, by the rule of `as_shown`.
+    """
     try:
         with Image.open(path) as im:
-            # JPEG: let the decoder downscale by 2/4/8 first (much faster); it stays at least this large
-            im.draft("RGB", size if mode == "stretch" else (max(size),) * 2)
+            im = as_shown(im, path, size if mode == "stretch" else (max(size),) * 2)
             if mode == "crop":
-                im = ImageOps.fit(ImageOps.exif_transpose(im).convert("RGB"), size, Image.BILINEAR)
-            else:
-                im = im.convert("RGB")
-                if im.size != size:
-                    im = im.resize(size, Image.BILINEAR)
+                im = ImageOps.fit(im, size, Image.BILINEAR)
+            elif im.size != size:
+                im = im.resize(size, Image.BILINEAR)
             return np.array(im)  # writable: torch.from_numpy warns on a read-only view
     except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, DataError):
+            raise
         raise DataError(f"cannot read image {path}: {e}") from None
+
+
+def as_shown(im: Image.Image, path: Path, at_least: tuple[int, int] | None = None) -> Image.Image:
+    """The one decoding rule: an image as a photo viewer shows it, in 8-bit RGB.
+
+    - EXIF orientation is applied (a photo taken upright is seen upright, whatever its stored pixels).
+    - 16-bit images keep their high byte, as Pillow already does for 16-bit RGB PNGs (Pillow itself
+      would clip 16-bit greyscale to white). Integer images (16-bit PGMs open so) count as 16-bit
+      when their values fit in 16 bits.
+    - Every other mode becomes RGB by Pillow's conversion (greyscale repeated, palette looked up, CMYK
+      converted, alpha dropped); float images and wider integers have no white level and are refused.
+    `at_least` (width, height), for JPEGs: let the decoder downscale by 2/4/8 (much faster), no smaller.
+    """
+    if at_least is not None:
+        turned = im.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)  # stored sideways
+        im.draft("RGB", at_least[::-1] if turned else at_least)
+    no_white = (f"cannot read image {path}: mode {im.mode} (32-bit) has no white level; "
+                f"save it as 8- or 16-bit")
+    if im.mode == "F":
+        raise DataError(no_white)
+    im = ImageOps.exif_transpose(im)
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        pixels = np.asarray(im)
+        if pixels.min() < 0 or pixels.max() > 65535:
+            raise DataError(no_white)
+        im = Image.fromarray((pixels >> 8).astype(np.uint8), "L")
+    return im.convert("RGB")
 
 
 def cache_path(ds: Dataset, ds_hash: str, size: tuple[int, int], cache_dir: str | Path | None) -> Path:

@@ -146,10 +146,10 @@ def _agiqa_image_dir(root: Path, table: pd.DataFrame, label_file: Path) -> str:
     """The first candidate folder that holds the first listed image."""
     if "name" not in table.columns:
         raise DataError(f"{label_file}: missing column(s) ['name']; has {list(table.columns)}")
-    first = str(table["name"].iloc[0]) if len(table) else ""
-    found = next((d for d in AGIQA_IMAGE_DIRS if first and (root / d / first).is_file()), None)
+    first = check_names(label_file, table["name"], "name")[0]
+    found = next((d for d in AGIQA_IMAGE_DIRS if (root / d / first).is_file()), None)
     if found is None:
-        raise DataError(f"{root}: no image folder holding {first or 'the first listed image'}; "
+        raise DataError(f"{root}: no image folder holding {first}; "
                         f"expected one of {list(AGIQA_IMAGE_DIRS)} or the image_dir option")
     return found
 
@@ -217,6 +217,8 @@ def _mat_name(path: Path, i: int, cell) -> str:
 
 def _mat_column(path: Path, key: str, n: int, names_file: Path) -> np.ndarray:
     values = _mat_vector(path, key)
+    if values.dtype == object:  # a cell array: each entry is its own array; unwrap the one value it holds
+        values = np.array([x.item() if np.size(x) == 1 else x for x in values], dtype=object)
     if len(values) != n:
         raise DataError(f"{path}: {len(values)} values of {key!r} for the {n} images of {names_file}")
     return values

@@ -113,9 +113,10 @@ def load_parts(cfg: dict, device: torch.device) -> tuple[dict, dict]:
         if part == "train":
             mos = training_labels(mos, cfg["train"]["labels"], cfg["seed"])
         names = [ds.names[i] for i in idx]
-        parts[part] = {"images": torch.from_numpy(np.ascontiguousarray(cache[idx])).to(device),
+        pixels = np.ascontiguousarray(cache[idx])
+        parts[part] = {"images": torch.from_numpy(pixels).to(device),
                        "mos": torch.from_numpy(mos).to(device), "names": names,
-                       "keys": [image_key(n) for n in names]}
+                       "keys": [image_key(p) for p in pixels]}
     info = {"dataset_root": str(d["root"]), "label_file": ds.label_file.name, "image_dir": ds.image_dir.name,
             "dataset_hash": ds_hash, "split_hash": split_hash(ds, split),
             **{f"n_{part}": len(idx) for part, idx in split.items()}}

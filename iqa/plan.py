@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import ConfigError, DataError
 from . import preflight
-from .study import Study, cross_dataset_jobs, expand, load as load_study, rehearse, synthetic_datasets
+from .study import Study, cross_dataset_jobs, expand, load_study, rehearse, synthetic_datasets
 
 EVAL_FACTOR = 3.0
 MARGIN = 1.5  # suggested SLURM runtime = estimate x MARGIN, rounded up to ROUND_MIN minutes

@@ -46,21 +46,47 @@ def finished(out: Path, cfg: dict) -> dict | None:
 
 
 def save_model(path: Path, model, cfg: dict) -> None:
-    from safetensors.torch import save_file
+    """The weights and the run config (in the metadata) as safetensors, byte for byte the same for the same
+    weights in every process."""
+    from safetensors.torch import save
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"config": json.dumps(cfg), "run_id": config_mod.run_id(cfg)}
-    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+    blob = memoryview(save(state, metadata=meta))
+    header = sorted_metadata(blob)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(len(header).to_bytes(8, "little") + header)
+            f.write(blob[8 + int.from_bytes(blob[:8], "little"):])
+
+    atomic_write(path, write)
+
+
+def sorted_metadata(blob) -> bytes:
+    """A safetensors file's JSON header with its metadata keys sorted, padded to 8 bytes as safetensors pads.
+
+    safetensors writes the metadata keys in a hash order that changes from process to process, so the same
+    weights would get another SHA-256 in every rerun; the tensor entries' order is already fixed."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(bytes(blob[8:8 + n]))
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    return text + b" " * (-len(text) % 8)
 
 
 def saved_config(path: str | Path) -> dict:
     """The run config a `save_model` file carries in its metadata, over the defaults (not yet validated)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     if not Path(path).is_file():
         raise DataError(f"checkpoint not found: {path}")
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata() or {}
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+    except SafetensorError as e:
+        raise DataError(f"{path}: not a safetensors model file ({e}); give the run's model.safetensors "
+                        f"(checkpoint.pt only resumes training)") from None
     if "config" not in meta:
         raise DataError(f"{path}: no config in the checkpoint metadata; was it written by `iqa train`?")
     return config_mod.merge(config_mod.DEFAULTS, json.loads(meta["config"]), where=str(path))
@@ -101,7 +127,16 @@ def write_history(path: Path, history: list[dict]) -> None:
     atomic_write(path, lambda tmp: pd.DataFrame(history).to_csv(tmp, index=False))
 
 
+def content_hash(metrics: dict) -> str:
+    """SHA-256 of a record's content as JSON stores it (keys sorted, without this hash itself): an edit to
+    any number of metrics.json (validation scores, epochs, costs, config) changes it."""
+    body = json.loads(json.dumps({k: v for k, v in metrics.items() if k != "content_sha256"}))
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def write_metrics(out: Path, metrics: dict) -> None:
-    """Hash the run's files into `metrics['files']`, then write metrics.json (last, atomically)."""
+    """Hash the run's files into `metrics['files']` and the record's own content into
+    `metrics['content_sha256']`, then write metrics.json (last, atomically)."""
     metrics["files"] = {name: sha256_file(out / name) for name in RUN_FILES if (out / name).is_file()}
+    metrics["content_sha256"] = content_hash(metrics)
     atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))

@@ -39,15 +39,12 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     from .numbers import write_numbers
 
     results = Path(results)
-    study = expand(study_cfg)
     specs = [s for s in catalogue.tables(study_cfg) if only is None or s.name in only]
     needed = None
     if only is not None:
-        needed = {rid for s in specs for e in catalogue.experiments_behind(study_cfg, s.name)
-                  for rid in study.cells[e].values()}
-    runs = load_runs(study, results, current_dataset_hashes(study, needed), strict=strict,
-                     mark_tampered=mark_tampered, needed=needed)
-    scores = load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
+        needed = {rid for e in {e for s in specs for e in catalogue.experiments_behind(study_cfg, s.name)}
+                  for rid in expand(study_cfg).cells[e].values()}
+    study, runs, scores = check_runs(study_cfg, results, strict=strict, mark_tampered=mark_tampered, needed=needed)
     b = tables.Builder(study, study_cfg, runs, results, scores)
     built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in specs}
     for t in built.values():
@@ -67,6 +64,20 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
         getattr(figures, spec.build)(spec, b, built)
     write_numbers(catalogue.tables(study_cfg), built, results)
     return list(built)
+
+
+def check_runs(study_cfg: dict, results: str | Path, strict: bool = False, mark_tampered: bool = False,
+               needed: set[str] | None = None):
+    """Aggregation's first step, before it writes anything: the study, its runs and its cross-dataset scores,
+    each checked against its own record (`runs.load_runs`, `runs.load_scores`); a tampered one stops it.
+    `needed`: only these runs are read (one table's)."""
+    results = Path(results)
+    if not results.is_dir():
+        raise DataError(f"results folder not found: {results}; run the workflow first or pass --results DIR")
+    study = expand(study_cfg)
+    hashes = current_dataset_hashes(study, needed)
+    runs = load_runs(study, results, hashes, strict=strict, mark_tampered=mark_tampered, needed=needed)
+    return study, runs, load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
 
 
 def experiment_summary(study_cfg: dict, results: str | Path, experiment: str) -> dict:
@@ -168,13 +179,27 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
     for role, ids in (("run", c["runs"]), ("reference run", c["ref_runs"] or [])):
         for rid in ids:
             ok &= _describe_run(run_dir(results, rid), role, c["metric"], lines)
-    value = recompute_cell(results, c)
+    try:
+        value = recompute_cell(results, c)
+    except FileNotFoundError as e:  # a run folder (or complexity file) deleted since the table was built
+        lines.append(f"cannot recompute: {e.filename} is missing; rerun the workflow (it redoes missing "
+                     f"runs) or restore the file, then audit again")
+        return "\n".join(lines), False
     if value is None:
         lines.append("  (label or quoted cell: nothing to recompute)")
         return "\n".join(lines), ok
     same = bool(np.isclose(value, c["value"], rtol=1e-9, atol=1e-12, equal_nan=True))
-    lines.append(f"recomputed from predictions.csv: {value} -> {'matches' if same else 'DOES NOT MATCH'}")
+    verdict = "matches" if same else "DOES NOT MATCH"
+    lines.append(f"recomputed from {recomputed_from(c)}: {value} -> {verdict}")
     return "\n".join(lines), ok and same
+
+
+def recomputed_from(c: dict) -> str:
+    """What a cell's recomputation reads (validation metrics have no predictions file: the run's record,
+    whose content hash the run check above verifies)."""
+    if c["stat"] in ("measured", "measured_ratio"):
+        return "the complexity measurements"
+    return "predictions.csv" if c.get("part", "test") == "test" else f"metrics.json ({c['part']} record)"
 
 
 def _check_files(folder: Path, stem: str, side: dict, lines: list[str]) -> bool:

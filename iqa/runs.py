@@ -1,9 +1,11 @@
 """The finished runs of a study, checked before any number of theirs enters a table.
 
-A run is usable when its metrics.json exists, its config hash matches the study, its dataset hash
+A run is usable when its metrics.json exists and still has the content hash it recorded (every number
+in it: test and validation metrics, epochs, costs), its config hash matches the study, its dataset hash
 matches the data on disk, every file it wrote still has the SHA-256 it recorded, and its test metrics
-recomputed from predictions.csv equal the recorded ones. A run that fails the last two checks was
-altered after it finished: aggregation refuses it, naming the file, unless told to mark and skip it.
+recomputed from predictions.csv equal the recorded ones. A run that fails the content hash or the last
+two checks was altered after it finished: aggregation refuses it, naming the file, unless told to mark
+and skip it.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pandas as pd
 from . import config as config_mod
 from .errors import DataError
 from .metrics import correlations
-from .record import sha256_file
+from .record import content_hash, sha256_file
 from .study import Study, cross_dataset_jobs
 
 CHECKED_METRICS = ("srcc", "plcc", "krcc", "rmse")
@@ -28,6 +30,11 @@ class RunTampered(DataError):
 
 def tampering(run_dir: Path, metrics: dict) -> str | None:
     """What in a finished run differs from its own record, or None."""
+    record = run_dir / "metrics.json"
+    if "content_sha256" not in metrics:
+        return f"{record} records no content hash (written by an older iqa)"
+    if content_hash(metrics) != metrics["content_sha256"]:
+        return f"{record} was edited after the run: its content no longer has the SHA-256 it recorded"
     for name, digest in (metrics.get("files") or {}).items():
         path = run_dir / name
         if not path.is_file():

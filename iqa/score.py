@@ -86,12 +86,10 @@ def score_all(model, ds: Dataset, ds_hash: str, cfg: dict, device: torch.device,
         raise DataError(f"{ds.root}: images decode to {size[0]}x{size[1]}, smaller than the model's "
                         f"{d['patch_size']} px patches")
     cache = decoded_images(ds, ds_hash, size, d["cache_dir"])
-    keys = [image_key(n) for n in ds.names]
     scores, weights = [], []
-    for start in range(0, len(keys), slice_images):
-        sl = slice(start, start + slice_images)
-        images = torch.from_numpy(np.array(cache[sl])).to(device)  # a writable copy of the slice
-        s, w = mos_scores(model, images, keys[sl], cfg)
+    for start in range(0, len(ds.names), slice_images):
+        pixels = np.array(cache[start:start + slice_images])  # a writable copy of the slice
+        s, w = mos_scores(model, torch.from_numpy(pixels).to(device), [image_key(p) for p in pixels], cfg)
         scores.append(s)
         if w is not None:
             weights.append(w)

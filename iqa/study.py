@@ -19,10 +19,84 @@ config hash, and every experiment that resolves to it points at the same run.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from . import config as config_mod
+
+SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_study(paths) -> dict:
+    """A study config read as plain YAML (`read_study`) and checked against the schema (`check_study`); from
+    several files, each merged over the ones before as Snakemake merges its --configfile list
+    (`config/koniq10k.yaml config/rehearsal.yaml`)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    study_cfg: dict = {}
+    for path in paths:
+        part = read_study(path)
+        if not isinstance(part, dict):
+            check_study(part, path)  # names the file whose top level is not a mapping
+        study_cfg = config_mod.merge_dicts(study_cfg, part)
+    check_study(study_cfg, " + ".join(map(str, paths)))
+    return study_cfg
+
+
+def read_study(path: str | Path):
+    """A study file's YAML, safely (no tags that build Python objects); errors name the file, line and fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise config_mod.ConfigError(f"study config not found: {path}")
+    text = path.read_text()
+    try:
+        study_cfg = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark, lines = getattr(e, "problem_mark", None), text.splitlines()
+        where = str(path)
+        if mark is not None:
+            where += f": line {mark.line + 1}"
+            if mark.line < len(lines):
+                where += f" ({lines[mark.line].strip()!r})"
+        if isinstance(e, yaml.constructor.ConstructorError) and e.problem and "tag" in e.problem:
+            raise config_mod.ConfigError(f"{where}: a YAML tag that builds Python objects is not allowed; "
+                                         f"remove the tag (a study config holds plain values)") from None
+        problem = " ".join(str(e.problem or e).split())  # one line
+        raise config_mod.ConfigError(f"{where}: not valid YAML ({problem}); fix the syntax there") from None
+    return study_cfg
+
+
+def check_study(study_cfg, where: str | Path) -> None:
+    """The study's top-level layout against workflow/schemas/config.schema.yaml (the schema Snakemake
+    validates with), the first problem as one line naming the key and the fix.
+
+    Needs jsonschema (installed with Snakemake, the `workflow` extra) and the schema file of a checkout;
+    without them only the experiments' run configs are checked (by `expand`)."""
+    if not isinstance(study_cfg, dict):
+        raise config_mod.ConfigError(f"{where}: a study config is a mapping of keys (base, splits, "
+                                     f"experiments, ...), got {type(study_cfg).__name__}")
+    try:
+        import jsonschema
+    except ImportError:
+        return
+    if not SCHEMA.is_file():
+        return
+    schema = yaml.safe_load(SCHEMA.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(study_cfg))
+    if error is None:
+        return
+    at = ".".join(map(str, error.absolute_path))
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(known)):
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
+            raise config_mod.ConfigError(f"{where}: unknown key '{at + '.' if at else ''}{key}'; {hint}")
+    message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+    raise config_mod.ConfigError(f"{where}: {at or 'top level'}: {message}".replace("\n", " "))
 
 
 @dataclass
@@ -111,17 +185,6 @@ def rehearse(study_cfg: dict) -> dict:
         spec.update(root=f"{root}/{name}",
                     synthetic={"n": int(r.get("external_images", 12)), "seed": i + 1, "mix": "shifted",
                                "kind": spec["kind"]})
-    return cfg
-
-
-def load(paths) -> dict:
-    """A study from one or more YAML files, each merged over the ones before as Snakemake merges its
-    --configfile list (`config/koniq10k.yaml config/rehearsal.yaml`)."""
-    import yaml
-
-    cfg: dict = {}
-    for path in [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else paths:
-        cfg = config_mod.merge_dicts(cfg, yaml.safe_load(open(path).read()) or {})
     return cfg
 
 

@@ -56,7 +56,7 @@ def test_checkpoint_config_gives_the_model_it_was_trained_with(tmp_path):
     assert complexity.model_section(path) == {**cfg["model"], "pretrained": False, "weights": None}
 
 
-@pytest.mark.parametrize("kwargs, message", [({}, "give --config, or --model and --size"),
+@pytest.mark.parametrize("kwargs, message", [({}, "give --run-config, --model-file, or --model and --size"),
                                              ({"name": "swin_hyperiqa", "size": "huge"}, "'model.size'"),
                                              ({"config": "run.json"}, "must be a run config")])
 def test_model_section_rejects_what_names_no_model(kwargs, message):

@@ -4,8 +4,11 @@ import pytest
 import scipy.io
 from dataset_fixtures import (
     FORMATS,
+    LIVEC_MOS,
+    LIVEC_TRAINING,
     SPAQ_SHEET,
     N,
+    livec_table,
     write_agiqa3k,
     write_csv,
     write_kadid,
@@ -198,3 +201,74 @@ def test_unreadable_spreadsheet_is_named(tmp_path):
     (root / SPAQ_SHEET).write_bytes(b"PK not really a workbook")
     with pytest.raises(DataError, match="MOS and Image attribute scores.xlsx: not a readable .xlsx"):
         load_dataset("spaq", root)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=IDS)
+def test_a_label_file_without_rows_is_named(tmp_path, fmt):
+    root = fmt.write(tmp_path / fmt.kind)
+    fmt.save(root, fmt.read(root).iloc[:0])
+    with pytest.raises(DataError, match="lists no images") as e:
+        load_dataset(fmt.kind, root, **fmt.options)
+    assert str(e.value).startswith(f"{root / (fmt.names_file or fmt.label_file)}: ")
+
+
+def test_a_koniq_label_file_without_rows_is_named(tmp_path):
+    (tmp_path / "1024x768").mkdir()
+    (tmp_path / "koniq10k_distributions_sets.csv").write_text("image_name,MOS,set\n")
+    with pytest.raises(DataError, match="koniq10k_distributions_sets.csv: lists no images"):
+        load_dataset("koniq10k", tmp_path)
+
+
+def test_a_nan_score_prints_as_the_file_holds_it(tmp_path):
+    root = write_kadid(tmp_path / "kadid")
+    table = pd.read_csv(root / "dmos.csv")
+    table.loc[3, "dmos"] = np.nan
+    table.to_csv(root / "dmos.csv", index=False)
+    with pytest.raises(DataError, match=r"row 5 \(.*\): dmos is not a finite number: nan; give a number$"):
+        load_dataset("kadid10k", root)
+
+
+def test_live_challenge_mos_as_a_cell_array_blames_the_entry_holding_text(tmp_path):
+    root = write_live_challenge(tmp_path / "livec")
+    mos = livec_table()["AllMOS_release"]
+    cells = np.empty((1, len(mos)), dtype=object)
+    for i, value in enumerate(mos):
+        cells[0, i] = np.array([[value]])
+    cells[0, 9] = np.array(["n/a"])  # entry 10
+    scipy.io.savemat(root / LIVEC_MOS, {"AllMOS_release": cells})
+    with pytest.raises(DataError, match=r"AllMOS_release.mat: entry 10 \(.*\): .*'n/a'"):
+        load_dataset("live_challenge", root)
+    cells[0, 9] = np.array([[mos[9]]])
+    scipy.io.savemat(root / LIVEC_MOS, {"AllMOS_release": cells})
+    assert np.allclose(load_dataset("live_challenge", root).mos, mos[LIVEC_TRAINING:])
+
+
+@pytest.mark.parametrize("suffix, mode", [(".png", "I;16"), (".tif", "I;16"), (".pgm", "I")])
+def test_a_16_bit_greyscale_image_decodes_as_its_8_bit_twin(tmp_path, suffix, mode):
+    grey = np.random.default_rng(0).integers(0, 256, (36, 48)).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / f"16{suffix}")  # the same picture, 16 bits
+    assert Image.open(tmp_path / f"16{suffix}").mode == mode
+    sixteen = load_image(tmp_path / f"16{suffix}", (48, 36))
+    assert np.array_equal(sixteen, load_image(tmp_path / "8.png", (48, 36)))
+    assert np.array_equal(sixteen[..., 1], grey)
+
+
+@pytest.mark.parametrize("mode", ["stretch", "crop"])
+def test_every_resize_mode_shows_the_image_as_its_exif_orientation_says(tmp_path, mode):
+    pixels = np.random.default_rng(1).integers(0, 256, (24, 32, 3)).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown turned 90 degrees clockwise
+    Image.fromarray(pixels).save(tmp_path / "turned.png", exif=exif)
+    Image.fromarray(np.rot90(pixels, -1).copy()).save(tmp_path / "upright.png")
+    assert np.array_equal(load_image(tmp_path / "turned.png", (24, 32), mode),
+                          load_image(tmp_path / "upright.png", (24, 32), mode))
+
+
+@pytest.mark.parametrize("pixels, mode", [(np.zeros((8, 8), np.float32), "F"),
+                                          (np.full((8, 8), 70_000, np.int32), "I")])
+def test_a_32_bit_image_is_refused_by_name(tmp_path, pixels, mode):
+    Image.fromarray(pixels, mode).save(tmp_path / "wide.tif")
+    message = rf"wide.tif: mode {mode} \(32-bit\) has no white level; save it as 8- or 16-bit$"
+    with pytest.raises(DataError, match=message):
+        load_image(tmp_path / "wide.tif", (8, 8))

@@ -218,3 +218,21 @@ def test_every_model_of_the_paper_config_has_the_seeds_parameter_count():
     for name, size, head, multiscale, attention in sorted(networks):
         model = build_model(model_cfg(name, size, multiscale, attention, head))
         assert count_parameters(model) == PAPER_COUNTS[(name, size, head, multiscale, attention)], (name, size)
+
+
+def test_the_model_list_counts_exactly_without_building_real_weights():
+    import time
+
+    from iqa.models.builder import catalogue
+
+    nano = dict(name="swin_hyperiqa", size="nano", multiscale=True, attention_fusion=True, head="seed",
+                pretrained=False, weights=None, drop_path_rate=0.0, hyper_dropout=0.0, target_dropout=0.0)
+    real = count_parameters(build_model(nano))  # also pays timm's first-use costs outside the timing
+    started = time.process_time()
+    rows = catalogue()
+    seconds = time.process_time() - started
+    assert seconds < 3.0, f"`iqa models` built its networks for real: {seconds:.1f} s of CPU"  # real: ~10 s
+    row = next(r for r in rows if (r["model"], r["size"], r["head"]) == ("swin_hyperiqa", "nano", "seed"))
+    assert row["params"] == real
+    base = next(r for r in rows if (r["model"], r["size"], r["head"]) == ("swin_hyperiqa", "base", "seed"))
+    assert base["params"] == 89_111_941  # Swin-B with the seed head, as built on the CPU (docs/benchmarks.md)

@@ -4,7 +4,7 @@ import pytest
 
 from iqa import preflight
 from iqa.fixtures import write_release
-from iqa.study import expand, load as load_study, rehearse
+from iqa.study import expand, load_study, rehearse
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -36,7 +36,7 @@ def test_every_image_is_scored_in_slices_as_in_one_piece(nano_run, shifted, tmp_
     # the whole set on the device at once gives the same scores
     model, cfg, _ = load_model(model_path, ["train.device=cpu"])
     cache = decoded_images(ds, dataset_hash(ds), tuple(cfg["data"]["resize"]), cfg["data"]["cache_dir"])
-    whole, _ = mos_scores(model, torch.from_numpy(np.array(cache)), [image_key(n) for n in ds.names], cfg)
+    whole, _ = mos_scores(model, torch.from_numpy(np.array(cache)), [image_key(p) for p in cache], cfg)
     np.testing.assert_allclose(pred["pred"], whole, rtol=1e-5, atol=1e-4)
     assert m["n_images"] == 30 and m["test"]["n_images"] == 30 and "rmse" not in m["test"]
     assert m["test"]["srcc"] == pytest.approx(stats.spearmanr(pred["pred"], pred["mos"]).statistic)

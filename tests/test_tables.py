@@ -147,7 +147,7 @@ def test_strict_refuses_mixed_code_versions(tmp_path):
     rid = study.run_ids("C0")[0]
     m = json.loads((results / "runs" / rid / "metrics.json").read_text())
     m["provenance"]["git_commit"] = "other"
-    (results / "runs" / rid / "metrics.json").write_text(json.dumps(m))
+    write_metrics(results / "runs" / rid, m)  # a run of other code, recorded as such (not an edit)
     aggregate(cfg, results)
     assert "different code versions" in (results / "tables" / "main.md").read_text()
     assert rid in (results / "tables" / "main.md").read_text()
@@ -178,3 +178,52 @@ def test_a_table_built_alone_from_only_its_runs_equals_the_table_of_the_whole_st
     for ext, text in whole.items():
         assert (results / "tables" / f"ablation.{ext}").read_text() == text, ext
     assert "distinct tests of this table" in whole["md"]
+
+
+def test_an_edited_validation_score_is_named_by_the_run_check(tmp_path):
+    from iqa.runs import tampering
+
+    cfg = expand(yaml.safe_load(open("config.yaml"))).base
+    mos = np.linspace(5, 95, 20)
+    write_run(tmp_path / "run", cfg, mos, mos[::-1])
+    path = tmp_path / "run" / "metrics.json"
+    assert tampering(tmp_path / "run", json.loads(path.read_text())) is None
+    m = json.loads(path.read_text())
+    m["val"]["srcc"] = 0.79081  # a number no predictions file backs
+    assert tampering(tmp_path / "run", m) == (f"{path} was edited after the run: its content no longer has "
+                                              f"the SHA-256 it recorded")
+
+
+@pytest.mark.slow  # aggregates the demo study twice
+def test_an_edited_validation_score_stops_aggregation_and_its_audit_says_where_it_read(tmp_path):
+    cfg, study, results = fabricated_study(tmp_path)
+    aggregate(cfg, results)
+    before = (results / "tables" / "main.csv").read_text()
+    rid = study.run_ids("C3")[0]
+    path = results / "runs" / rid / "metrics.json"
+    m = json.loads(path.read_text())
+    m["val"]["srcc"] += 0.05
+    path.write_text(json.dumps(m))
+    with pytest.raises(RunTampered, match=f"run {rid}: .*metrics.json was edited after the run"):
+        aggregate(cfg, results)
+    assert (results / "tables" / "main.csv").read_text() == before  # nothing published from it
+    text, ok = audit(results / "tables" / "main.csv", "C3", "val_srcc_median")
+    assert not ok and "TAMPERED" in text and "recomputed from metrics.json (val record)" in text
+    assert "predictions.csv" not in text.splitlines()[-1]
+
+
+@pytest.mark.slow  # aggregates the demo study
+def test_auditing_a_cell_or_macro_whose_run_was_deleted_says_what_is_missing(tmp_path):
+    import shutil
+
+    from iqa.numbers import audit_macro
+
+    cfg, study, results = fabricated_study(tmp_path)
+    aggregate(cfg, results)
+    rid = study.run_ids("C3")[1]
+    shutil.rmtree(results / "runs" / rid)
+    for text, ok in (audit(results / "tables" / "main.csv", "C3", "srcc_median"),
+                     audit_macro(results / "numbers.tex", "\\CThreeSRCCMedian")):
+        assert not ok
+        missing = results / "runs" / rid / "metrics.json"
+        assert f"cannot recompute: {missing} is missing; rerun the workflow" in text

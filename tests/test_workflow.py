@@ -227,7 +227,7 @@ def test_paper_command_plans_exactly_the_paper_study_from_the_repository_root():
     assert jobs["score"] == len(cross_dataset_jobs(cfg, study)) == 60
     assert "synthetic_data" not in jobs  # nothing of the demo (its data, its shifted set) leaks in
     assert jobs["table"] == len(catalogue_tables(cfg))
-    assert dry_run("results/tables/ablation.csv", "--configfile", "config/koniq10k.yaml") == {"train": 40, "table": 1}
+    assert dry_run("results/tables/ablation.csv", "--configfile", "config/koniq10k.yaml") == {"train": 40, "check_runs": 1, "table": 1}
     assert dry_run("results/experiments/C3.json", "--configfile", "config/koniq10k.yaml") == {"train": 10,
                                                                                              "experiment": 1}
 
@@ -240,7 +240,7 @@ def catalogue_tables(cfg):
 
 def test_rehearsal_differs_from_the_paper_study_only_in_scale():
     from iqa import catalogue
-    from iqa.study import SCALE_KEYS, cross_dataset_jobs, load as load_study, rehearse
+    from iqa.study import SCALE_KEYS, cross_dataset_jobs, load_study, rehearse
 
     paper = load("config/koniq10k.yaml")
     rehearsal = rehearse(load_study([REPO / "config/koniq10k.yaml", REPO / "config/rehearsal.yaml"]))
@@ -277,3 +277,43 @@ def test_paper_study_without_data_or_weights_stops_before_any_job_in_one_line_pe
     assert checks[0].startswith("iqa check: data root data/koniq10k (koniq10k) not found"), checks
     assert any("`hf download timm/" in line for line in checks) or not any("weights" in c for c in checks)
     assert not (tmp_path / "results" / "runs").exists()  # no job ran
+
+
+@pytest.mark.slow
+def test_a_tampered_run_stops_the_workflow_and_the_last_good_outputs_stay(tmp_path):
+    from fake_runs import small_study as fabricated, write_study_runs
+
+    cfg = {**fabricated(), "resources": load("config.yaml")["resources"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    results = tmp_path / "results"
+    write_study_runs(cfg, results)  # finished runs: the workflow only aggregates them
+    run = SNAKEMAKE + ["--cores", "1", "-d", str(tmp_path)]
+    r = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    published = [results / "runs.csv", results / "numbers.tex", results / "numbers.json",
+                 *(results / "tables").iterdir(), *(results / "figures").iterdir()]
+    before = {p: p.read_bytes() for p in published}
+
+    path = sorted((results / "runs").glob("*/metrics.json"))[0]
+    m = json.loads(path.read_text())
+    m["val"]["srcc"] += 0.01
+    path.write_text(json.dumps(m))
+    r = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0
+    assert f"{path.relative_to(tmp_path)} was edited after the run" in r.stdout + r.stderr
+    assert {p: p.read_bytes() for p in published if p.is_file()} == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, message", [
+    (lambda text: text.replace("\nsweeps:", "\nsweep:"),
+     "config.yaml: unknown key 'sweep'; did you mean 'sweeps'?"),
+    (lambda text: text.replace("splits: [0, 1, 2]", "splits: !!python/object/apply:os.getpid []"),
+     "config.yaml: line 8 ('splits: !!python/object/apply:os.getpid []'): a YAML tag that builds Python "
+     "objects is not allowed; remove the tag"),
+])
+def test_a_bad_study_file_is_one_line_naming_the_key(tmp_path, edit, message):
+    (tmp_path / "config.yaml").write_text(edit((REPO / "config.yaml").read_text()))
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0 and message in r.stdout + r.stderr
+    assert len((r.stdout + r.stderr).splitlines()) < 15  # not the schema (462 lines)

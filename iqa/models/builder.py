@@ -51,13 +51,17 @@ def pretrained_file(m: dict) -> str:
         f"or set model.pretrained: false")
 
 
-def build_backbone(m: dict) -> tuple[nn.Module, list[int]]:
-    """The timm backbone a config's `model` section describes, and its four stage widths."""
+def build_backbone(m: dict, initialise: bool = True) -> tuple[nn.Module, list[int]]:
+    """The timm backbone a config's `model` section describes, and its four stage widths.
+
+    `initialise=False` skips timm's Swin weight initialisation (slow on the meta device, pointless there)."""
     check_model_config(m)
     check_weights_tag(m)
     overrides = FAMILIES[m["name"]][m["size"]][1]
     name = weights_name(m)
     kwargs = dict(num_classes=0, drop_path_rate=m["drop_path_rate"], **overrides)
+    if not initialise and m["name"] == "swin_hyperiqa":
+        kwargs["weight_init"] = "skip"
     if m["pretrained"]:
         kwargs["pretrained_cfg_overlay"] = dict(file=pretrained_file(m))
     backbone = timm.create_model(name, pretrained=m["pretrained"], **kwargs)
@@ -102,18 +106,23 @@ def catalogue() -> list[dict]:
     """Every (model, size, head) with its backbone, input size and exact parameter counts.
 
     Swin rows have both fusion switches on (the full model) and list every head; ResNet rows are
-    the original HyperIQA (switches off, original head).
+    the original HyperIQA (switches off, original head). Built on the meta device: parameters get
+    their shapes but no memory and no initialisation, so the counts are exact and cost nothing.
     """
+    import torch
+
     rows = []
     for name, sizes in FAMILIES.items():
         swin = name == "swin_hyperiqa"
         for size, (arch, _, side) in sizes.items():
             cfg = dict(name=name, size=size, multiscale=swin, attention_fusion=swin, pretrained=False,
                        weights=None, drop_path_rate=0.0, hyper_dropout=0.0, target_dropout=0.0)
-            backbone, channels = build_backbone({**cfg, "head": "original"})
+            with torch.device("meta"):
+                backbone, channels = build_backbone({**cfg, "head": "original"}, initialise=False)
             n_backbone = count_parameters(backbone)
             for head in HEADS if swin else ["original"]:
-                n_total = count_parameters(attach_head(backbone, channels, {**cfg, "head": head}))
+                with torch.device("meta"):
+                    n_total = count_parameters(attach_head(backbone, channels, {**cfg, "head": head}))
                 rows.append(dict(model=name, size=size, head=head, backbone=arch, input=side, params=n_total,
                                  backbone_params=n_backbone, head_params=n_total - n_backbone))
     return rows

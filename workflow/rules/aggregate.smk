@@ -1,6 +1,25 @@
+rule check_runs:
+    # The runs (and scores) one table reads, or `all` of them, checked against their own records by a job
+    # of its own: Snakemake deletes a job's outputs when it starts it, so a tampered run must stop the
+    # workflow here, before a table or aggregate job starts, and the last good outputs stay.
+    input:
+        check_input,
+    output:
+        "results/checks/{part}.json",
+    wildcard_constraints:
+        part="|".join(["all", *TABLES]),
+    log:
+        "results/logs/check_runs/{part}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/check_runs.py"
+
+
 rule table:
     # One table from only the runs behind it: `snakemake results/tables/ablation.csv` trains just those.
     input:
+        "results/checks/{table}.json",
         table_input,
     output:
         report("results/tables/{table}.csv", category="Tables", caption="../report/tables.rst"),
@@ -19,6 +38,7 @@ rule table:
 
 rule aggregate:
     input:
+        "results/checks/all.json",
         run_metrics(),
         score_metrics(),
         complexity_files(),
