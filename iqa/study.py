@@ -290,6 +290,10 @@ def referenced_experiments(study_cfg: dict) -> dict[str, list[str]]:
 
 
 def check_references(study_cfg: dict, study: Study) -> None:
+    for kind, section in (("score", "cross_dataset"), ("complexity", "complexity")):
+        if study_cfg.get(section) and kind not in (study_cfg.get("resources") or {"score": 0, "complexity": 0}):
+            raise config_mod.ConfigError(f"resources.{kind}: missing; a study with `{section}:` declares what its "
+                                         f"{kind} jobs ask for ({{gpu, runtime, mem_mb, threads}})")
     for where, names in referenced_experiments(study_cfg).items():
         for name in names:
             if name not in study.cells:
