@@ -49,7 +49,7 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     for t in built.values():
         t.write(results / "tables")
     for spec in catalogue.figures(study_cfg):
-        getattr(figures, spec.build)(spec, b, built)
+        figures.draw(spec, b, built)
     write_numbers(catalogue.tables(study_cfg), built, results)
     return list(built)
 
