@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TABLE_FILES = ("csv", "md", "tex", "provenance.json")
+# the full record (csv, md, tex), its provenance, and the paper form (iqa.paperform)
+TABLE_FILES = ("csv", "md", "tex", "provenance.json", "paper.tex", "paper.md")
+CAPTIONS = "captions"  # results/captions/<name>.rst: each output's caption, for the Snakemake report
 FIGURE_FILES = ("pdf", "png")
 NUMBERS_FILES = ("numbers.tex", "numbers.json")  # every quoted number as a LaTeX macro (iqa.numbers)
 
@@ -28,7 +30,7 @@ SPECIAL_TABLES = {
     "selection": ("selection_gap", "Selection optimism: test-selected minus validation-selected SRCC"),
 }
 # Captions of the usual comparison tables; any other list under `tables:` is a comparison table too.
-CAPTIONS = {
+COMPARISON_CAPTIONS = {
     "main": "Main comparison on the test set",
     "leave_one_out": "Leave-one-out: the full model without one component",
     "strategy": "Training and evaluation strategy ablations",
@@ -41,7 +43,8 @@ _LAST_TABLES = (
      "cross_dataset", "cross_dataset"),
     ("contributions", "Contribution of each component (SRCC points x100)", "contributions", "factorial"),
     ("complexity", "Computational cost of each model, measured, beside its accuracy", "complexity", "complexity"),
-    ("sota", "Comparison with published methods (quoted) beside this study's measured rows", "sota", "sota"),
+    ("sota", "Published KonIQ-10k results (quoted) and this study's measured rows, compared only where "
+     "measured on KonIQ-10k", "sota", "sota"),
     ("hyperparameters", "Hyperparameters of the runs that produced the tables", "hyperparameters", "experiments"),
     ("training_log", "Per-epoch log of the best-validation run", "training_log", "experiments"),
 )
@@ -76,7 +79,7 @@ def tables(study_cfg: dict) -> list[Output]:
     for name in study_cfg.get("tables") or {}:
         if name in SETTINGS:
             continue
-        build, caption = SPECIAL_TABLES.get(name, ("comparison", CAPTIONS.get(name, f"Comparison: {name}")))
+        build, caption = SPECIAL_TABLES.get(name, ("comparison", COMPARISON_CAPTIONS.get(name, f"Comparison: {name}")))
         out.append(Output(name, caption, build, f"tables.{name}"))
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
         out.append(Output(f"{sweep}_sweep", f"Sweep of {spec['key']} from {spec.get('of') or 'the base'}",
@@ -92,8 +95,22 @@ def figures(study_cfg: dict) -> list[Output]:
     return out
 
 
+def caption_files(study_cfg: dict, results: str = "results") -> list[str]:
+    return [f"{results}/{CAPTIONS}/{o.name}.rst" for o in tables(study_cfg) + figures(study_cfg)]
+
+
 def files(study_cfg: dict, results: str = "results") -> list[str]:
-    """Every table and figure file the study's aggregation writes."""
+    """Every table, figure and caption file the study's aggregation writes."""
     paths = [f"{results}/tables/{t.name}.{ext}" for t in tables(study_cfg) for ext in TABLE_FILES]
     paths += [f"{results}/figures/{f.name}.{ext}" for f in figures(study_cfg) for ext in FIGURE_FILES]
-    return paths + [f"{results}/{name}" for name in NUMBERS_FILES]
+    return paths + caption_files(study_cfg, results) + [f"{results}/{name}" for name in NUMBERS_FILES]
+
+
+def write_caption(output: Output, results, notes=()) -> None:
+    """`results/captions/<name>.rst`: the output's own caption (and a table's notes) for the report."""
+    from pathlib import Path
+
+    path = Path(results) / CAPTIONS / f"{output.name}.rst"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"**{output.name}**: {output.caption}.", ""] + [f"- {n}" for n in notes]
+    path.write_text("\n".join(lines).replace("{{", "{ {").replace("{%", "{ %") + "\n")  # no Jinja in notes

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalogue, tables
+from . import catalogue, paperform, tables
 from .errors import DataError
 from .runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
 from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
@@ -43,13 +43,17 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
                                                    indent=2))
     scores = load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
     b = tables.Builder(study, study_cfg, runs, results, scores)
-    built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in catalogue.tables(study_cfg)}
+    specs = catalogue.tables(study_cfg)
+    built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in specs}
     add_holm(built.values())
     note_code_versions(built.values(), runs)
-    for t in built.values():
-        t.write(results / "tables")
+    for spec in specs:
+        built[spec.name].write(results / "tables")
+        paperform.write(spec, built[spec.name], b, results / "tables")
+        catalogue.write_caption(spec, results, built[spec.name].notes)
     for spec in catalogue.figures(study_cfg):
         figures.draw(spec, b, built)
+        catalogue.write_caption(spec, results)
     write_numbers(catalogue.tables(study_cfg), built, results)
     return list(built)
 
@@ -126,6 +130,10 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
         raise DataError(f"no provenance sidecar next to {table_path} (expected {sidecar})")
     side = json.loads(sidecar.read_text())
     key = f"{row}|{column}"
+    paper = side.get("paper") or {}
+    if table_path.name.endswith(tuple(f".{ext}" for ext in paperform.PAPER_FILES)) or (
+            key not in side["cells"] and key in paper.get("cells", {})):
+        return _audit_paper(table_path.with_name(f"{stem}.csv"), paper, row, column)
     if key not in side["cells"]:
         rows = sorted({k.split("|")[0] for k in side["cells"]})
         cols = sorted({k.split("|")[1] for k in side["cells"]})
@@ -144,6 +152,26 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
     same = bool(np.isclose(value, c["value"], rtol=1e-9, atol=1e-12, equal_nan=True))
     lines.append(f"recomputed from predictions.csv: {value} -> {'matches' if same else 'DOES NOT MATCH'}")
     return "\n".join(lines), ok and same
+
+
+def _audit_paper(record: Path, paper: dict, row: str, heading: str) -> tuple[str, bool]:
+    """A paper-form cell: its files checked against their hashes, then every full-record cell it is read
+    from, audited."""
+    stem = record.name.split(".")[0]
+    key = f"{row}|{heading}"
+    if key not in paper.get("cells", {}):
+        rows = sorted({k.split("|")[0] for k in paper.get("cells", {})})
+        raise DataError(f"{stem} paper form: no cell row={row!r} heading={heading!r}; rows: {rows}; "
+                        f"headings: {paper.get('headings')}")
+    c = paper["cells"][key]
+    lines = [f"{stem} (paper form) [{row}, {heading}] = {c['text']!r}, read from {len(c['from'])} full-record "
+             f"cell(s) of {record.name}"]
+    ok = _check_files(record.parent, stem, {"files": {ext: h for ext, h in paper["files"].items()}}, lines)
+    for source in c["from"]:
+        text, good = audit(record, *source.split("|", 1))
+        lines += ["  " + line for line in text.splitlines()]
+        ok &= good
+    return "\n".join(lines), ok
 
 
 def _check_files(folder: Path, stem: str, side: dict, lines: list[str]) -> bool:
@@ -199,8 +227,9 @@ def recompute_cell(results: Path, c: dict) -> float | None:
     stat, metric = c["stat"], c["metric"]
     if stat in ("measured", "measured_ratio"):  # read back from the complexity job's JSON
         value = json.loads((results / c["source"]).read_text())[metric] * c.get("scale", 1.0)
-        if stat == "measured_ratio":
-            value = json.loads((results / c["ref_source"]).read_text())[metric] / value
+        if stat == "measured_ratio":  # ref / own (latency speed-up) unless the cell says own / ref
+            ref = json.loads((results / c["ref_source"]).read_text())[metric]
+            value = value / ref if c.get("ratio") == "own/ref" else ref / value
         return value
     if stat in ("label", "quoted", "config", "history", "count") or metric not in ("srcc", "plcc", "krcc", "rmse"):
         return None
