@@ -23,6 +23,7 @@ localrules:
     all,
     synthetic_data,
     aggregate,
+    paper,
 
 
 rule all:
@@ -36,6 +37,7 @@ rule all:
         table_files(),
         figure_files(),
         expand("results/{name}", name=catalogue.NUMBERS_FILES),
+        "results/paper.pdf",
 
 
 onerror:

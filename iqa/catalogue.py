@@ -95,8 +95,14 @@ def figures(study_cfg: dict) -> list[Output]:
     return out
 
 
+def caption_file(kind: str, name: str, results: str = "results") -> str:
+    """`results/captions/{tables,figures}/<name>.rst` (a table and a figure may share a name)."""
+    return f"{results}/{CAPTIONS}/{kind}/{name}.rst"
+
+
 def caption_files(study_cfg: dict, results: str = "results") -> list[str]:
-    return [f"{results}/{CAPTIONS}/{o.name}.rst" for o in tables(study_cfg) + figures(study_cfg)]
+    return ([caption_file("tables", o.name, results) for o in tables(study_cfg)]
+            + [caption_file("figures", o.name, results) for o in figures(study_cfg)])
 
 
 def files(study_cfg: dict, results: str = "results") -> list[str]:
@@ -106,11 +112,16 @@ def files(study_cfg: dict, results: str = "results") -> list[str]:
     return paths + caption_files(study_cfg, results) + [f"{results}/{name}" for name in NUMBERS_FILES]
 
 
-def write_caption(output: Output, results, notes=()) -> None:
-    """`results/captions/<name>.rst`: the output's own caption (and a table's notes) for the report."""
+def write_caption(output: Output, results, notes: list[str] | None = None) -> None:
+    """The output's own caption for the report (`caption_file`); a table's (`notes` given)
+    also says where its paper form and provenance are."""
     from pathlib import Path
 
-    path = Path(results) / CAPTIONS / f"{output.name}.rst"
+    lines = [f"**{output.name}**: {output.caption}."]
+    if notes is not None:
+        lines += [""] + [f"- {n}" for n in notes] + [
+            "", f"Paper form: ``{output.name}.paper.tex`` and ``.paper.md``. Every cell of both forms is traced to "
+                f"its runs in ``{output.name}.provenance.json``; ``iqa audit TABLE ROW COLUMN`` recomputes it."]
+    path = Path(caption_file("figures" if notes is None else "tables", output.name, str(results)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"**{output.name}**: {output.caption}.", ""] + [f"- {n}" for n in notes]
     path.write_text("\n".join(lines).replace("{{", "{ {").replace("{%", "{ %") + "\n")  # no Jinja in notes

@@ -36,7 +36,7 @@ def source(study_cfg: dict, results: Path) -> str:
         out += [f"\\input{{../tables/{t.name}.paper.tex}}", "\\FloatBarrier"]
     out.append("\\section{Figures}")
     for f in figures:
-        out += ["\\begin{figure}[tbp]", "\\centering",
+        out += ["\\begin{figure}[htbp]", "\\centering",
                 f"\\includegraphics[width=\\linewidth,height=0.42\\textheight,keepaspectratio]{{../figures/{f.name}.pdf}}",
                 f"\\caption{{{tex(f.caption)}}}", f"\\label{{fig:{f.name}}}", "\\end{figure}", "\\FloatBarrier"]
     out += ["\\clearpage", "\\section{Numbers for the prose}",
@@ -78,7 +78,7 @@ def build(study_cfg: dict, results: str | Path, pdflatex: str = "pdflatex") -> f
     results = Path(results)
     if shutil.which(pdflatex) is None:
         raise DataError(f"{pdflatex} not found: results/paper.pdf needs TeX Live (on Debian: apt-get install "
-                        "texlive-latex-base texlive-latex-recommended texlive-latex-extra; see .ci/texlive)")
+                        "texlive-latex-base texlive-latex-recommended texlive-latex-extra; .ci/run does)")
     work = results / "paper"
     work.mkdir(parents=True, exist_ok=True)
     (work / "paper.tex").write_text(source(study_cfg, results))

@@ -101,7 +101,7 @@ class PaperTable:
                 body.append(" & ".join(c.tex() for c in item) + " \\\\")
         notes = " ".join(tex(x) for x in self.notes)
         return "\n".join([
-            "\\begin{table}[tbp]", "\\centering", f"\\caption{{{tex(self.caption)}}}",
+            "\\begin{table}[htbp]", "\\centering", f"\\caption{{{tex(self.caption)}}}",
             f"\\label{{tab:{self.name}}}", "\\small", f"\\begin{{tabular}}{{{self.align}}}", "\\toprule",
             " & ".join(tex(h) for h in self.headings) + " \\\\", "\\midrule", *body, "\\bottomrule",
             "\\end{tabular}", f"\\par\\smallskip\\parbox{{\\linewidth}}{{\\footnotesize {notes}}}" if notes else "",

@@ -5,16 +5,18 @@ rule aggregate:
         complexity_files(),
     output:
         "results/runs.csv",
+        # each table and figure in the report with its own caption from iqa/catalogue.py
         [
-            report(f, category="Tables", caption="../report/tables.rst")
-            for f in expand("results/tables/{table}.csv", table=TABLES)
+            report(f"results/tables/{t}.csv", category="Tables", caption=caption("tables", t))
+            for t in TABLES
         ],
         [f for f in table_files() if not f.endswith(".csv")],
         [
-            report(f, category="Figures", caption="../report/figures.rst")
-            for f in expand("results/figures/{figure}.png", figure=FIGURES)
+            report(f"results/figures/{f}.png", category="Figures", caption=caption("figures", f))
+            for f in FIGURES
         ],
         expand("results/figures/{figure}.pdf", figure=FIGURES),
+        catalogue.caption_files(config),
         expand("results/{name}", name=catalogue.NUMBERS_FILES),
     log:
         "results/logs/aggregate.log",
@@ -22,3 +24,18 @@ rule aggregate:
         "../../environment.yml"
     script:
         "../scripts/aggregate.py"
+
+
+rule paper:
+    input:
+        [f for f in table_files() if f.endswith(".paper.tex")],
+        expand("results/figures/{figure}.pdf", figure=FIGURES),
+        expand("results/{name}", name=catalogue.NUMBERS_FILES),
+    output:
+        report("results/paper.pdf", category="Paper", caption="../report/paper.rst"),
+    log:
+        "results/logs/paper.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/paper.py"

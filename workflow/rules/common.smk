@@ -21,6 +21,12 @@ def table_files():
     return expand("results/tables/{table}.{ext}", table=TABLES, ext=catalogue.TABLE_FILES)
 
 
+def caption(kind, name):
+    """The output's own caption, written by aggregation from iqa/catalogue.py (absolute: the report reads
+    it from the working directory, not from this rules folder)."""
+    return str(Path(catalogue.caption_file(kind, name)).absolute())
+
+
 def figure_files():
     return expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=catalogue.FIGURE_FILES)
 
