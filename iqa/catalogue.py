@@ -50,17 +50,21 @@ _LAST_TABLES = (
 )
 # (name, caption, builder, source section, table or None)
 _FIGURES = (
-    ("ablation_waterfall", "Forward ablation: SRCC and PLCC from the baseline, one step per component, "
-     "paired 95% CIs", "ablation_waterfall", "tables.ablation", "ablation"),
-    ("loss_comparison", "Loss functions: test SRCC and PLCC per loss (bars) and SRCC against PLCC per split",
-     "bars_and_scatter", "tables.loss", "loss"),
-    ("contributions", "Shapley contribution of each component with 95% CIs", "contribution_chart",
+    ("ablation_waterfall", "Forward ablation, one step per added component: paired change in test SRCC and PLCC "
+     "over the previous row (mean over splits, 95% CI)", "ablation_waterfall", "tables.ablation", "ablation"),
+    ("loss_comparison", "Loss functions: paired change in test SRCC and PLCC against the first loss (95% CI), "
+     "and SRCC against PLCC of every run", "bars_and_scatter", "tables.loss", "loss"),
+    ("contributions", "Contribution of each component to test SRCC (points x100, 95% CI): Shapley values, the "
+     "total, the interaction and one-at-a-time effects, each in its own panel", "contribution_chart",
      "factorial", "contributions"),
     ("cross_dataset", "Cross-dataset median test SRCC: experiments x datasets", "cross_dataset_heatmap",
      "cross_dataset", "cross_dataset"),
-    ("training_curves", "Training loss and validation SRCC per epoch", "training_curves", "experiments", None),
-    ("attention_weights", "Scale attention weights by MOS quintile", "attention_weights", "experiments", None),
-    ("pred_vs_mos", "Predicted score against MOS on the test set", "pred_vs_mos", "experiments", None),
+    ("training_curves", "Training loss and validation SRCC per epoch of the best-validation experiment, one line "
+     "per split", "training_curves", "experiments", None),
+    ("attention_weights", "Scale attention weight per backbone stage by MOS quintile (mean over test images, "
+     "95% CI)", "attention_weights", "experiments", None),
+    ("pred_vs_mos", "Predicted score against MOS on the test set, every split, with the identity line",
+     "pred_vs_mos", "experiments", None),
     ("per_image_attention", "Test images at the 10th, 50th and 90th MOS percentile with their scale attention",
      "attention_examples", "experiments", None),
     ("feature_maps", "Per-stage feature activations of a high- and a low-quality test image",
@@ -90,7 +94,9 @@ def tables(study_cfg: dict) -> list[Output]:
 def figures(study_cfg: dict) -> list[Output]:
     out = [Output(*spec) for spec in _FIGURES if _present(study_cfg, spec[3])]
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
-        out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']}", "sweep_curve",
+        out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']} (median over splits, "
+                          f"one dot per split), and the paired change against {spec.get('of') or 'the base'} "
+                          f"with its 95% CI", "sweep_curve",
                           f"sweeps.{sweep}", f"{sweep}_sweep"))
     return out
 

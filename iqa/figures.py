@@ -39,6 +39,7 @@ def draw(spec, b: Builder, built: dict) -> None:
 
 def empty(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"no finished runs for {what}", ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()  # no axes for data that is not there
 
 
 def _out(b: Builder) -> Path:
@@ -306,7 +307,7 @@ def contribution_chart(spec, b: Builder, built: dict):
         ax.set_title(title, loc="left")
     legend_below(axes[-1, 0], 1)
     axes[-1, 0].set_xlabel("change in test SRCC (points x100)")
-    fig.set_figheight(0.4 * len(df) + 0.5 * len(groups) + 1.2)
+    fig.set_figheight(0.3 * len(df) + 0.5 * len(groups) + 1.0)
     return save(fig, _out(b), spec.name)
 
 

@@ -357,12 +357,14 @@ def sota(spec, t: Table, b) -> PaperTable:
         p.group("This study (measured on KonIQ-10k, median over splits)")
         for e in comparable:
             p.add([e, Cell(model_of(b, e), [f"{e}|backbone"]), number(t, e, "srcc"), number(t, e, "plcc")])
-    if len(comparable) < len(measured):
-        roots = sorted({b.study.experiments[e]["data"]["root"] for e in measured if e not in comparable})
-        p.group(f"This study: comparison does not apply (measured on {', '.join(roots)}, not KonIQ-10k)")
-        p.note(f"{', '.join(e for e in measured if e not in comparable)} ran on synthetic data ({', '.join(roots)}), "
-               f"not KonIQ-10k: their numbers are in {t.name}.csv but not here, where they would read as "
-               "comparable with the published rows.")
+    others = [e for e in measured if e not in comparable]
+    if others:
+        roots = sorted({b.study.experiments[e]["data"]["root"] for e in others})
+        p.group("This study: not KonIQ-10k, no comparison")
+        for e in others:
+            p.add([e, Cell(model_of(b, e), [f"{e}|backbone"]), "n/a", "n/a"])
+        p.note(f"n/a: {', '.join(others)} ran on synthetic data ({', '.join(roots)}), not KonIQ-10k, so the "
+               f"comparison with the published rows does not apply; their numbers are in {t.name}.csv.")
     cites = {r: (t.provenance.get(f"{r}|srcc") or {}).get("cite") for r in published}
     p.note("Published rows: the numbers their papers report on KonIQ-10k (each its own protocol and split), "
            "quoted as the seed paper's table gives them (3 decimals); they enter no statistic. Sources: "

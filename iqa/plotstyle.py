@@ -32,7 +32,7 @@ RC = {
     "axes.prop_cycle": matplotlib.cycler(color=COLOURS),
     "pdf.fonttype": 42,  # TrueType in the PDF: text stays text in the paper
 }
-WIDTH = 6.8  # inches: a full text width; panels share it
+WIDTH = 6.5  # inches: a full text width (17 cm); panels share it
 
 
 @contextmanager
