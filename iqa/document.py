@@ -16,11 +16,11 @@ from pathlib import Path
 
 from . import catalogue
 from .errors import DataError
-from .paperform import tex
+from .paperform import LATEX_PACKAGES, tex
 
-PACKAGES = ("booktabs", "graphicx", "amssymb", "placeins", "multicol")
+PACKAGES = LATEX_PACKAGES + ("graphicx", "placeins", "multicol")
 TEXT_WIDTH_PT, TEXT_HEIGHT_PT = 483.7, 731.0  # A4-ish page with 2 cm margins (geometry below)
-SEED_REPO = "github.com/cny123222/Perceptual-IQA-CS3324"
+SEED_REPO = "GitHub: cny123222/\\allowbreak Perceptual-IQA-CS3324"
 
 
 def source(study_cfg: dict, results: Path) -> str:
@@ -44,11 +44,11 @@ def source(study_cfg: dict, results: Path) -> str:
                 f"\\caption{{{tex(f.caption)}}}", f"\\label{{fig:{f.name}}}", "\\end{figure}", "\\FloatBarrier"]
     out += ["\\clearpage", "\\section{Numbers for the prose}",
             "\\noindent Each macro of \\texttt{results/numbers.tex} and what it prints; "
-            "\\texttt{iqa audit results/numbers.tex \\textbackslash Name} traces it to its table cell.",
-            "\\begin{multicols}{2}\\scriptsize"]
+            "\\texttt{iqa audit results/numbers.tex \\symbol{92}Name} traces it to its table cell.",
+            "\\begin{multicols}{2}\\tiny"]
     for table in dict.fromkeys(n["table"] for n in numbers.values()):
         out.append(f"\\par\\medskip\\noindent\\textbf{{{tex(table)}}}\\par")
-        out += [f"\\noindent\\texttt{{\\textbackslash {name}}} \\hfill \\{name}{{}}\\par"
+        out += [f"\\noindent\\texttt{{\\symbol{{92}}{name}}} \\hfill \\{name}{{}}\\par"
                 for name, n in numbers.items() if n["table"] == table]
     out += ["\\end{multicols}", _bibliography(study_cfg), "\\end{document}", ""]
     return "\n".join(out)
@@ -66,7 +66,7 @@ def _size(pdf: Path) -> str:
 def _example(numbers: dict) -> str:
     """A sentence that uses one number macro, as the paper's prose would."""
     e = next((n for n in numbers.values() if n["column"] == "srcc_median"), None)
-    return (f"In prose a number is a macro: \\texttt{{\\textbackslash {e['name']}}} prints {tex(e['row'])}'s "
+    return (f"In prose a number is a macro: \\texttt{{\\symbol{{92}}{e['name']}}} prints {tex(e['row'])}'s "
             f"median test SRCC, \\{e['name']}{{}}; every macro is listed at the end." if e else "")
 
 
@@ -80,8 +80,7 @@ def _bibliography(study_cfg: dict) -> str:
     keys = [p["cite"] for p in published if p.get("cite")]
     if not keys:
         return ""
-    items = "\n".join(f"\\bibitem{{{k}}} {tex(k)}: quoted as in the seed study's paper (\\texttt{{{SEED_REPO}}})"
-                      for k in keys)
+    items = "\n".join(f"\\bibitem{{{k}}} {tex(k)}: as cited by the seed study's paper ({SEED_REPO})" for k in keys)
     return f"\\begin{{thebibliography}}{{{len(keys)}}}\n{items}\n\\end{{thebibliography}}"
 
 

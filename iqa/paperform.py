@@ -26,6 +26,7 @@ SIGNIFICANT = 0.05  # Holm-adjusted p below this earns the mark
 MARK = "†"
 MAX_COLUMNS = 8
 PAPER_FILES = ("paper.tex", "paper.md")
+LATEX_PACKAGES = ("booktabs", "amssymb", "adjustbox")
 # Unicode a cell may hold, as LaTeX (text mode; \checkmark needs amssymb)
 TEX_GLYPHS = {"−": "$-$", "†": "$^{\\dagger}$", "±": "$\\pm$", "✓": "$\\checkmark$", "×": "$\\times$",
               "Δ": "$\\Delta$", "→": "$\\rightarrow$", "<": "$<$", ">": "$>$"}
@@ -101,10 +102,14 @@ class PaperTable:
                 body.append(" & ".join(c.tex() for c in item) + " \\\\")
         notes = " ".join(tex(x) for x in self.notes)
         return "\n".join([
+            f"% {self.name}: paper form of {self.name}.csv; needs \\usepackage{{{','.join(LATEX_PACKAGES)}}}",
             "\\begin{table}[htbp]", "\\centering", f"\\caption{{{tex(self.caption)}}}",
-            f"\\label{{tab:{self.name}}}", "\\small", f"\\begin{{tabular}}{{{self.align}}}", "\\toprule",
+            f"\\label{{tab:{self.name}}}", "\\small",
+            "\\begin{adjustbox}{max width=\\linewidth}",  # shrinks only a table wider than the text
+            f"\\begin{{tabular}}{{{self.align}}}", "\\toprule",
             " & ".join(tex(h) for h in self.headings) + " \\\\", "\\midrule", *body, "\\bottomrule",
-            "\\end{tabular}", f"\\par\\smallskip\\parbox{{\\linewidth}}{{\\footnotesize {notes}}}" if notes else "",
+            "\\end{tabular}", "\\end{adjustbox}",
+            f"\\par\\smallskip\\noindent\\parbox{{\\linewidth}}{{\\footnotesize {notes}}}" if notes else "",
             "\\end{table}", ""])
 
     def write(self, out: Path) -> dict:
