@@ -247,10 +247,14 @@ def forward_path(spec, t: Table, b) -> PaperTable:
     return p
 
 
+SETTINGS = {"train.lr": "Learning rate", "train.batch_size": "Batch size", "train.epochs": "Epochs",
+            "train.weight_decay": "Weight decay", "model.size": "Backbone size"}
+
+
 def sweep(spec, t: Table, b) -> PaperTable:
     s = b.cfg["sweeps"][spec.arg]
     ref = s.get("of")
-    headings = [s["key"], "SRCC", "PLCC", "Validation SRCC"] + ([f"Δ SRCC vs {ref} [95% CI]"] if ref else []) + ["Chosen"]
+    headings = [SETTINGS.get(s["key"], s["key"]), "SRCC", "PLCC", "Validation SRCC"] + ([f"Δ SRCC vs {ref} [95% CI]"] if ref else []) + ["Chosen"]
     p = PaperTable(spec.name, spec.caption, headings, "l" + "r" * (len(headings) - 2) + "c")
     for row in t.rows:
         chosen = Cell("✓" if _get(t, row, "chosen") == "yes" else "", [f"{row}|chosen"])

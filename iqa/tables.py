@@ -20,6 +20,8 @@ from .stats import cell, interaction, mean_difference, paired_delta, shapley
 from .study import Study, sweep_name, synthetic_datasets
 
 METRICS = ("srcc", "plcc")
+# a metric or p anywhere in the name (`shifted_srcc_std`, `shifted_p_vs_C0`): one format in a column family
+METRIC_TOKEN = re.compile(r"(^|_)(srcc|plcc|krcc|rmse|p)(_|$)")
 FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "test_", "train_loss", "share", "quoted", "p_")
 DELTA_NOTE = ("Deltas: test-SRCC differences paired by split (same split, same seed) over the `pairs` splits "
               "both rows finished; 95% CI and p from the paired t over those per-split differences: what is "
@@ -37,7 +39,7 @@ def _shown(column: str, v) -> str:
     if isinstance(v, (float, np.floating)):
         if math.isnan(v):
             return "--"
-        return f"{v:.4f}" if column == "p" or column.startswith(FIXED_POINT) else f"{v:.4g}"
+        return f"{v:.4f}" if column.startswith(FIXED_POINT) or METRIC_TOKEN.search(column) else f"{v:.4g}"
     return str(v)
 
 
