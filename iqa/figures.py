@@ -100,7 +100,7 @@ def ablation_waterfall(spec, b: Builder, built: dict):
         ax.set_yticks(range(len(steps)), [f"{ref} -> {e}" for e, ref in steps])
         ax.set_ylim(len(steps) - 0.5, -0.5)
         base = built[spec.arg].rows[rows[0]].get(f"{m}_median", np.nan)
-        ax.set(xlabel=f"change in test {m.upper()} over the previous row",
+        ax.set(xlabel=f"paired change in test {m.upper()} over the previous row (mean over splits)",
                title=f"{m.upper()}: step by step from {rows[0]} (median {base:.4f})")
         legend_below(ax, 1)
     return save(fig, _out(b), spec.name)
@@ -266,7 +266,7 @@ def pred_vs_mos(spec, b: Builder, built: dict):
         hi = float(max(p["mos"].max(), p["pred"].max()))
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="prediction = MOS")
         ax.set_aspect("equal")
-        ax.legend()
+        legend_below(ax, 2)
     ax.set(xlabel="MOS", ylabel="predicted score (MOS scale)", title=f"{experiment}: test predictions")
     return save(fig, _out(b), spec.name)
 
