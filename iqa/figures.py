@@ -96,11 +96,11 @@ def ablation_waterfall(spec, b: Builder, built: dict):
         if d.empty or d["delta"].isna().all():
             empty(ax, "the ablation")
             continue
-        ci_points(ax, range(len(steps)), d, f"paired change in test {m.upper()}, 95% CI", colour)
+        ci_points(ax, range(len(steps)), d, "paired difference, mean over splits, with 95% CI", colour)
         ax.set_yticks(range(len(steps)), [f"{ref} -> {e}" for e, ref in steps])
         ax.set_ylim(len(steps) - 0.5, -0.5)
         base = built[spec.arg].rows[rows[0]].get(f"{m}_median", np.nan)
-        ax.set(xlabel=f"paired change in test {m.upper()} over the previous row (mean over splits)",
+        ax.set(xlabel=f"change in test {m.upper()} over the previous row",
                title=f"{m.upper()}: step by step from {rows[0]} (median {base:.4f})")
         legend_below(ax, 1)
     return save(fig, _out(b), spec.name)

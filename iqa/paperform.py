@@ -23,6 +23,8 @@ from .study import synthetic_datasets
 from .tables import DELTA_NOTE, QUOTED_NOTE, Table, _tex_escape
 
 SIGNIFICANT = 0.05  # Holm-adjusted p below this earns the mark
+RUN_STATUS = re.compile(r"split \d+: run \S+ is ")  # the record's note on one run that is not ok
+VERSIONS_NOTE = "runs from different code versions"
 MARK = "†"
 MAX_COLUMNS = 8
 PAPER_FILES = ("paper.tex", "paper.md")
@@ -144,6 +146,12 @@ def number(t: Table, row: str, col: str, decimals: int = 4) -> Cell:
     return Cell("--" if v is None else f"{v:.{decimals}f}".replace("-", "−"), [f"{row}|{col}"])
 
 
+def rate(t: Table, row: str, col: str) -> Cell:
+    """A learning rate: 3 significant digits in scientific notation (0.0000 would hide it)."""
+    v = _get(t, row, col)
+    return Cell("--" if v is None else f"{v:.2e}", [f"{row}|{col}"])
+
+
 def delta(t: Table, row: str, suffix: str = "", unit: str = "", decimals: int = 4, metric: str = "srcc") -> Cell:
     """Paired delta with its 95% CI, marked when its Holm-adjusted p is below SIGNIFICANT:
     `+0.0123 [−0.0040, +0.0280]†`."""
@@ -170,9 +178,16 @@ def mark_note(t: Table) -> str:
 def _record_notes(p: PaperTable, t: Table, skip: tuple[str, ...] = ()) -> None:
     """The full record's notes that still apply to the paper form (missing runs, code versions, ...);
     those the paper form says in its own words (`skip`: their openings) stay in the record."""
+    flagged = [n for n in t.notes if RUN_STATUS.search(n)]
+    versions = [n for n in t.notes if n.startswith(VERSIONS_NOTE)]
     for n in t.notes:
-        if n not in (DELTA_NOTE, QUOTED_NOTE) and not n.startswith(("p_holm:",) + skip):
+        if n not in (DELTA_NOTE, QUOTED_NOTE, *flagged, *versions) and not n.startswith(("p_holm:",) + skip):
             p.note(n)
+    # run lists belong to the record; the paper form says that they exist
+    if flagged:
+        p.note(f"{len(flagged)} run(s) are not clean (dirty tree, stale or missing): listed in {t.name}.md.")
+    if versions:
+        p.note(f"The runs come from more than one code version or environment: listed in {t.name}.md.")
     p.note(f"Every column and p value: {t.name}.csv.")
 
 
@@ -404,15 +419,16 @@ def _setting(v) -> str:
 
 
 HISTORY_HEADINGS = {"train_loss": "Training loss", "val_srcc": "Validation SRCC", "val_plcc": "Validation PLCC",
-                    "seconds": "Time (s)", "lr": "Learning rate"}
+                    "seconds": "Time (s)", "lr": "Learning rate", "lr_backbone": "LR (backbone)",
+                    "lr_head": "LR (head)"}
 
 
 def training_log(spec, t: Table, b) -> PaperTable:
     cols = list(dict.fromkeys(c for cols in t.rows.values() for c in cols))[:MAX_COLUMNS - 1]
     p = PaperTable(spec.name, spec.caption, ["Epoch"] + [HISTORY_HEADINGS.get(c, c) for c in cols])
     for epoch in t.rows:
-        p.add([epoch] + [number(t, epoch, c, 1 if c == "seconds" else 4) if c != "lr" else
-                         Cell(_setting(_get(t, epoch, c)), [f"{epoch}|{c}"]) for c in cols])
+        p.add([epoch] + [number(t, epoch, c, 1 if c == "seconds" else 4) if not c.startswith("lr") else
+                         rate(t, epoch, c) for c in cols])
     _record_notes(p, t)
     return p
 
