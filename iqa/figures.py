@@ -186,6 +186,7 @@ def sweep_curve(spec, b: Builder, built: dict):
     else:
         empty(a2, f"a paired comparison (the sweep has no origin)")
     for ax in (a1, a2):
+        ax.margins(x=0.12)  # room for the circle around an end value
         if log_axis(key, x):
             ax.set_xscale("log")
         ax.set_xlabel(f"{key} ({'log scale' if log_axis(key, x) else 'linear'})")
