@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 # the full record (csv, md, tex), its provenance, and the paper form (iqa.paperform)
 TABLE_FILES = ("csv", "md", "tex", "provenance.json", "paper.tex", "paper.md")
-CAPTIONS = "captions"  # results/captions/<name>.rst: each output's caption, for the Snakemake report
+CAPTION_DIR = "captions"  # results/captions/{tables,figures}/<name>.rst, for the Snakemake report
 FIGURE_FILES = ("pdf", "png")
 NUMBERS_FILES = ("numbers.tex", "numbers.json")  # every quoted number as a LaTeX macro (iqa.numbers)
 
@@ -30,7 +30,7 @@ SPECIAL_TABLES = {
     "selection": ("selection_gap", "Selection optimism: test-selected minus validation-selected SRCC"),
 }
 # Captions of the usual comparison tables; any other list under `tables:` is a comparison table too.
-COMPARISON_CAPTIONS = {
+CAPTIONS = {
     "main": "Main comparison on the test set",
     "leave_one_out": "Leave-one-out: the full model without one component",
     "strategy": "Training and evaluation strategy ablations",
@@ -50,17 +50,18 @@ _LAST_TABLES = (
 )
 # (name, caption, builder, source section, table or None)
 _FIGURES = (
-    ("ablation_waterfall", "Forward ablation, one step per added component: paired change in test SRCC and PLCC "
-     "over the previous row (mean over splits, 95% CI)", "ablation_waterfall", "tables.ablation", "ablation"),
-    ("loss_comparison", "Loss functions: paired change in test SRCC and PLCC against the first loss (95% CI), "
-     "and SRCC against PLCC of every run", "bars_and_scatter", "tables.loss", "loss"),
-    ("contributions", "Contribution of each component to test SRCC (points x100, 95% CI): Shapley values, the "
-     "total, the interaction and one-at-a-time effects, each in its own panel", "contribution_chart",
-     "factorial", "contributions"),
+    ("ablation_waterfall", "Forward ablation, one step per added component: paired change in test SRCC and "
+     "PLCC over the previous row (mean over splits, 95% CI)", "ablation_waterfall", "tables.ablation",
+     "ablation"),
+    ("loss_comparison", "Loss functions: paired change in test SRCC and PLCC against the first loss "
+     "(95% CI), and SRCC against PLCC of every run", "bars_and_scatter", "tables.loss", "loss"),
+    ("contributions", "Contribution of each component to test SRCC (points x100, 95% CI): Shapley "
+     "values, the total, the interaction and one-at-a-time effects, each in its own panel",
+     "contribution_chart", "factorial", "contributions"),
     ("cross_dataset", "Cross-dataset median test SRCC: experiments x datasets", "cross_dataset_heatmap",
      "cross_dataset", "cross_dataset"),
-    ("training_curves", "Training loss and validation SRCC per epoch of the best-validation experiment, one line "
-     "per split", "training_curves", "experiments", None),
+    ("training_curves", "Training loss and validation SRCC per epoch of the best-validation experiment, "
+     "one line per split", "training_curves", "experiments", None),
     ("attention_weights", "Scale attention weight per backbone stage by MOS quintile (mean over test images, "
      "95% CI)", "attention_weights", "experiments", None),
     ("pred_vs_mos", "Predicted score against MOS on the test set, every split, with the identity line",
@@ -83,7 +84,7 @@ def tables(study_cfg: dict) -> list[Output]:
     for name in study_cfg.get("tables") or {}:
         if name in SETTINGS:
             continue
-        build, caption = SPECIAL_TABLES.get(name, ("comparison", COMPARISON_CAPTIONS.get(name, f"Comparison: {name}")))
+        build, caption = SPECIAL_TABLES.get(name, ("comparison", CAPTIONS.get(name, f"Comparison: {name}")))
         out.append(Output(name, caption, build, f"tables.{name}"))
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
         out.append(Output(f"{sweep}_sweep", f"Sweep of {spec['key']} from {spec.get('of') or 'the base'}",
@@ -94,16 +95,16 @@ def tables(study_cfg: dict) -> list[Output]:
 def figures(study_cfg: dict) -> list[Output]:
     out = [Output(*spec) for spec in _FIGURES if _present(study_cfg, spec[3])]
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
-        out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']} (median over splits, "
-                          f"one dot per split), and the paired change against {spec.get('of') or 'the base'} "
-                          f"with its 95% CI", "sweep_curve",
+        out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']} (median over "
+                          f"splits, one dot per split), and the paired change against "
+                          f"{spec.get('of') or 'the base'} with its 95% CI", "sweep_curve",
                           f"sweeps.{sweep}", f"{sweep}_sweep"))
     return out
 
 
 def caption_file(kind: str, name: str, results: str = "results") -> str:
     """`results/captions/{tables,figures}/<name>.rst` (a table and a figure may share a name)."""
-    return f"{results}/{CAPTIONS}/{kind}/{name}.rst"
+    return f"{results}/{CAPTION_DIR}/{kind}/{name}.rst"
 
 
 def caption_files(study_cfg: dict, results: str = "results") -> list[str]:
@@ -126,8 +127,9 @@ def write_caption(output: Output, results, notes: list[str] | None = None) -> No
     lines = [f"**{output.name}**: {output.caption}."]
     if notes is not None:
         lines += [""] + [f"- {n}" for n in notes] + [
-            "", f"Paper form: ``{output.name}.paper.tex`` and ``.paper.md``. Every cell of both forms is traced to "
-                f"its runs in ``{output.name}.provenance.json``; ``iqa audit TABLE ROW COLUMN`` recomputes it."]
+            "", f"Paper form: ``{output.name}.paper.tex`` and ``.paper.md``. Every cell of both forms is "
+                f"traced to its runs in ``{output.name}.provenance.json``; ``iqa audit TABLE ROW COLUMN`` "
+                "recomputes it."]
     path = Path(caption_file("figures" if notes is None else "tables", output.name, str(results)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).replace("{{", "{ {").replace("{%", "{ %") + "\n")  # no Jinja in notes

@@ -63,7 +63,8 @@ class PaperTable:
 
     def __post_init__(self):
         if len(self.headings) > MAX_COLUMNS:
-            raise ValueError(f"{self.name}: {len(self.headings)} columns; a paper table has at most {MAX_COLUMNS}")
+            raise ValueError(f"{self.name}: {len(self.headings)} columns; a paper table has at most "
+                             f"{MAX_COLUMNS}")
         self.align = self.align or "l" + "r" * (len(self.headings) - 1)
 
     def group(self, title: str) -> None:
@@ -152,7 +153,8 @@ def rate(t: Table, row: str, col: str) -> Cell:
     return Cell("--" if v is None else f"{v:.2e}", [f"{row}|{col}"])
 
 
-def delta(t: Table, row: str, suffix: str = "", unit: str = "", decimals: int = 4, metric: str = "srcc") -> Cell:
+def delta(t: Table, row: str, suffix: str = "", unit: str = "", decimals: int = 4,
+          metric: str = "srcc") -> Cell:
     """Paired delta with its 95% CI, marked when its Holm-adjusted p is below SIGNIFICANT:
     `+0.0123 [−0.0040, +0.0280]†`."""
     cols = [f"{metric}_{s}{unit}{suffix}" for s in ("delta", "ci_low", "ci_high")] + [f"p_holm{suffix}"]
@@ -228,19 +230,24 @@ def comparison(spec, t: Table, b) -> PaperTable:
     models = len({model_of(b, e) for e in rows}) > 1
     cost = any("params_m" in t.rows[e] for e in rows)
     quoted = _quoted(b, rows)
-    headings = (["Configuration"] + (["Model"] if models else []) + ["SRCC", "PLCC", f"Δ SRCC vs {first} [95% CI]"]
-                + (["SRCC (seed, quoted)"] if quoted else []) + (["Params (M)", "GFLOPs/patch"] if cost else []))
-    p = PaperTable(spec.name, spec.caption, headings, "l" + ("l" if models else "") + "r" * (len(headings) - 1 - models))
+    headings = (["Configuration"] + (["Model"] if models else [])
+                + ["SRCC", "PLCC", f"Δ SRCC vs {first} [95% CI]"]
+                + (["SRCC (seed, quoted)"] if quoted else [])
+                + (["Params (M)", "GFLOPs/patch"] if cost else []))
+    p = PaperTable(spec.name, spec.caption, headings,
+                   "l" + ("l" if models else "") + "r" * (len(headings) - 1 - models))
     for e in rows:
-        cells = [e] + ([model_of(b, e)] if models else []) + [number(t, e, "srcc_median"), number(t, e, "plcc_median"),
-                                                             delta(t, e, f"_vs_{first}") if e != first else "--"]
+        cells = [e] + ([model_of(b, e)] if models else [])
+        cells += [number(t, e, "srcc_median"), number(t, e, "plcc_median"),
+                  delta(t, e, f"_vs_{first}") if e != first else "--"]
         cells += [number(t, e, "quoted_srcc")] if quoted else []
         cells += [number(t, e, "params_m", 2), number(t, e, "gflops", 3)] if cost else []
         p.add(cells)
     p.note(_median_note(b, rows))
     p.note(mark_note(t))
     if quoted:
-        p.note("Seed (quoted): the number the seed study reported, one split selected on test; never measured here.")
+        p.note("Seed (quoted): the number the seed study reported, one split selected on test; never "
+               "measured here.")
     if cost:
         p.note("Params: parameters in millions; GFLOPs per input patch.")
     _record_notes(p, t)
@@ -253,7 +260,8 @@ def forward_path(spec, t: Table, b) -> PaperTable:
     p = PaperTable(spec.name, spec.caption, headings, "llccrrr")
     for i, e in enumerate(rows):
         p.add([e, model_of(b, e), _flag(b, e, "multiscale"), _flag(b, e, "attention_fusion"),
-               number(t, e, "srcc_median"), number(t, e, "plcc_median"), delta(t, e, "_vs_prev") if i else "--"])
+               number(t, e, "srcc_median"), number(t, e, "plcc_median"),
+               delta(t, e, "_vs_prev") if i else "--"])
     p.note(_median_note(b, rows))
     p.note("AFA: multi-scale feature aggregation; Attention: scale attention over the stages; ✓ on, × off, "
            "-- not part of the model.")
@@ -269,11 +277,13 @@ SETTINGS = {"train.lr": "Learning rate", "train.batch_size": "Batch size", "trai
 def sweep(spec, t: Table, b) -> PaperTable:
     s = b.cfg["sweeps"][spec.arg]
     ref = s.get("of")
-    headings = [SETTINGS.get(s["key"], s["key"]), "SRCC", "PLCC", "Validation SRCC"] + ([f"Δ SRCC vs {ref} [95% CI]"] if ref else []) + ["Chosen"]
+    headings = [SETTINGS.get(s["key"], s["key"]), "SRCC", "PLCC", "Validation SRCC"]
+    headings += ([f"Δ SRCC vs {ref} [95% CI]"] if ref else []) + ["Chosen"]
     p = PaperTable(spec.name, spec.caption, headings, "l" + "r" * (len(headings) - 2) + "c")
     for row in t.rows:
         chosen = Cell("✓" if _get(t, row, "chosen") == "yes" else "", [f"{row}|chosen"])
-        p.add([row, number(t, row, "srcc_median"), number(t, row, "plcc_median"), number(t, row, "val_srcc_median")]
+        p.add([row, number(t, row, "srcc_median"), number(t, row, "plcc_median"),
+               number(t, row, "val_srcc_median")]
               + ([delta(t, row, f"_vs_{ref}")] if ref else []) + [chosen])
     p.note("SRCC, PLCC, validation SRCC: median over splits. Chosen: the value with the best validation SRCC "
            "(never chosen on test).")
@@ -287,7 +297,8 @@ def controls(spec, t: Table, b) -> PaperTable:
     p = PaperTable(spec.name, spec.caption, ["Control", "Compared", "Δ SRCC [95% CI]", "Expected", "Outcome"],
                    "llrll")
     for label, c in b.cfg["tables"]["controls"].items():
-        p.add([label, f"{c['run']} vs {c['reference']}", delta(t, label), Cell(c["expect"], [f"{label}|expect"]),
+        p.add([label, f"{c['run']} vs {c['reference']}", delta(t, label),
+               Cell(c["expect"], [f"{label}|expect"]),
                Cell(str(_get(t, label, "outcome")), [f"{label}|outcome"])])
     p.note(mark_note(t))
     _record_notes(p, t)
@@ -295,7 +306,8 @@ def controls(spec, t: Table, b) -> PaperTable:
 
 
 def selection_gap(spec, t: Table, b) -> PaperTable:
-    p = PaperTable(spec.name, spec.caption, ["Model", "SRCC, selected on validation", "SRCC, selected on test",
+    p = PaperTable(spec.name, spec.caption, ["Model", "SRCC, selected on validation",
+                                             "SRCC, selected on test",
                                              "Gap, test − validation [95% CI]"])
     for val_exp, test_exp in b.cfg["tables"]["selection"].items():
         gap = f"gap {test_exp} - {val_exp}"
@@ -303,12 +315,14 @@ def selection_gap(spec, t: Table, b) -> PaperTable:
     p.note("SRCC: test set, median over splits; selected on test = the epoch with the best test SRCC (the "
            "seed's and the original's protocol), an optimistic number.")
     p.note(mark_note(t))
-    _record_notes(p, t, skip=tuple(f"{e}: selected on the TEST set" for e in b.cfg["tables"]["selection"].values()))
+    selected = b.cfg["tables"]["selection"].values()
+    _record_notes(p, t, skip=tuple(f"{e}: selected on the TEST set" for e in selected))
     return p
 
 
 CONTRIBUTION_GROUPS = (("Shapley", "Shapley value of each component"), ("total", "Total"),
-                       ("interaction", "Interaction"), ("one at a time", "One at a time (full model vs one change)"))
+                       ("interaction", "Interaction"),
+                       ("one at a time", "One at a time (full model vs one change)"))
 
 
 def contributions(spec, t: Table, b) -> PaperTable:
@@ -322,7 +336,8 @@ def contributions(spec, t: Table, b) -> PaperTable:
             label = f"{r} ({kind.split(': ', 1)[1]})" if kind.startswith("one at a time:") else r
             share = number(t, r, "share_of_total", 2) if "share_of_total" in t.rows[r] else Cell("")
             p.add([label, delta(t, r, unit="_x100", decimals=2), share])
-    p.note("Δ SRCC ×100: change in test SRCC in points (×100), mean over splits. Shapley values add up to the "
+    p.note("Δ SRCC ×100: change in test SRCC in points (×100), mean over splits. Shapley values add up to "
+           "the "
            "total on every split; a share is printed only where the total's 95% CI excludes zero.")
     p.note(mark_note(t))
     _record_notes(p, t)
@@ -340,7 +355,8 @@ def cross_dataset(spec, t: Table, b) -> PaperTable:
         cells = [name] + [number(t, e, f"{name}_{m}_median") for e in exps for m in ("srcc", "plcc")]
         cells += [delta(t, e, f"_vs_{first}", metric=f"{name}_srcc") for e in exps[1:]]
         p.add(cells)
-    p.note("Models trained on the study's data, scored on each dataset without retraining: median over splits; "
+    p.note("Models trained on the study's data, scored on each dataset without retraining: median over "
+           "splits; "
            "PLCC is raw Pearson (the scales differ).")
     p.note(mark_note(t))
     _record_notes(p, t)
@@ -357,8 +373,9 @@ def complexity(spec, t: Table, b) -> PaperTable:
         p.add([e, number(t, e, "params_m", 2), number(t, e, "gflops", 3), number(t, e, "latency_ms", 2),
                number(t, e, f"latency_speedup_vs_{first}", 2), number(t, e, "patches_per_s", 0),
                number(t, e, f"throughput_ratio_vs_{first}", 2), number(t, e, "srcc_median")])
-    p.note(f"Latency: one patch at batch 1 (median); speed-up = {first}'s latency / the row's (above 1: faster). "
-           f"Patches/s: throughput in batches; throughput vs {first} = the row's / {first}'s (above 1: faster). "
+    p.note(f"Latency: one patch at batch 1 (median); speed-up = {first}'s latency / the row's (above 1: "
+           f"faster). Patches/s: throughput in batches; throughput vs {first} = the row's / {first}'s "
+           "(above 1: faster). "
            "SRCC: test set, median over splits.")
     _record_notes(p, t)
     return p
@@ -409,7 +426,8 @@ def hyperparameters(spec, t: Table, b) -> PaperTable:
         others = {e: v for e, v in shown.items() if v != common}
         p.add([key, Cell(common, [f"{e}|{key}" for e, v in shown.items() if v == common]),
                Cell("; ".join(f"{e}: {v}" for e, v in others.items()), [f"{e}|{key}" for e in others])])
-    p.note(f"Read back from the runs' own metrics.json (what ran, not the study file), {len(t.rows)} experiments.")
+    p.note(f"Read back from the runs' own metrics.json (what ran, not the study file), {len(t.rows)} "
+           "experiments.")
     _record_notes(p, t)
     return p
 
@@ -418,7 +436,8 @@ def _setting(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-HISTORY_HEADINGS = {"train_loss": "Training loss", "val_srcc": "Validation SRCC", "val_plcc": "Validation PLCC",
+HISTORY_HEADINGS = {"train_loss": "Training loss", "val_srcc": "Validation SRCC",
+                    "val_plcc": "Validation PLCC",
                     "seconds": "Time (s)", "lr": "Learning rate", "lr_backbone": "LR (backbone)",
                     "lr_head": "LR (head)"}
 

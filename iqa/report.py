@@ -164,8 +164,8 @@ def _audit_paper(record: Path, paper: dict, row: str, heading: str) -> tuple[str
         raise DataError(f"{stem} paper form: no cell row={row!r} heading={heading!r}; rows: {rows}; "
                         f"headings: {paper.get('headings')}")
     c = paper["cells"][key]
-    lines = [f"{stem} (paper form) [{row}, {heading}] = {c['text']!r}, read from {len(c['from'])} full-record "
-             f"cell(s) of {record.name}"]
+    lines = [f"{stem} (paper form) [{row}, {heading}] = {c['text']!r}, read from {len(c['from'])} "
+             f"full-record cell(s) of {record.name}"]
     ok = _check_files(record.parent, stem, {"files": {ext: h for ext, h in paper["files"].items()}}, lines)
     for source in c["from"]:
         text, good = audit(record, *source.split("|", 1))

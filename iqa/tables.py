@@ -332,16 +332,17 @@ def complexity(spec, b: Builder) -> Table:
     if rows[0] in measured:
         for e in measured:
             ref = {"source": f"complexity/{e}.json", "ref_source": f"complexity/{rows[0]}.json"}
-            t.put(e, f"latency_speedup_vs_{rows[0]}", measured[rows[0]]["latency_ms"] / measured[e]["latency_ms"],
-                  [], "measured_ratio", "latency_ms", **ref)
+            speedup = measured[rows[0]]["latency_ms"] / measured[e]["latency_ms"]
+            t.put(e, f"latency_speedup_vs_{rows[0]}", speedup, [], "measured_ratio", "latency_ms", **ref)
             key = "throughput_images_per_s"
             t.put(e, f"throughput_ratio_vs_{rows[0]}", measured[e][key] / measured[rows[0]][key], [],
                   "measured_ratio", key, ratio="own/ref", **ref)
     conditions: dict[str, list[str]] = {}  # one note per set of measuring conditions, not one per row
     for e, m in measured.items():
-        conditions.setdefault(f"{m['device_name']} ({m['device']}), {m['precision']}, latency at batch 1 (median "
-                              f"of {m['repeats']}), throughput at batch {m['throughput_batch']}; unit: {m['unit']}; "
-                              f"FLOPs: {m['flops_counting']}", []).append(e)
+        text = (f"{m['device_name']} ({m['device']}), {m['precision']}, latency at batch 1 (median of "
+                f"{m['repeats']}), throughput at batch {m['throughput_batch']}; unit: {m['unit']}; "
+                f"FLOPs: {m['flops_counting']}")
+        conditions.setdefault(text, []).append(e)
     for text, es in conditions.items():
         t.note(f"{'every row' if len(es) == len(measured) else ', '.join(es)}: {text}")
     return t
@@ -375,15 +376,16 @@ def sota(spec, b: Builder) -> Table:
             t.put(e, m, cell("median", [b.value(r, m) for r in ids]), ids, "median", m)
         t.put(e, "dataset", "synthetic" if root in synthetic else "KonIQ-10k", [], "label")
         t.put(e, "source", f"measured here on {root}: median of {len(ids)} splits"
-              + (" (synthetic data: NOT comparable with the quoted KonIQ-10k rows)" if root in synthetic else ""),
+              + (" (synthetic data: NOT comparable with the quoted KonIQ-10k rows)" if root in synthetic
+                 else ""),
               [], "label")
     roots = sorted({b.study.experiments[e]["data"]["root"] for e in sota_cfg.get("measured", [])})
-    t.note("Quoted rows are the numbers their papers report on KonIQ-10k (each on its own protocol and split); "
-           "they are shown for orientation and enter no statistic. Measured rows: median test metric over this "
-           f"study's splits of {', '.join(roots)}.")
+    t.note("Quoted rows are the numbers their papers report on KonIQ-10k (each on its own protocol and "
+           "split); they are shown for orientation and enter no statistic. Measured rows: median test metric "
+           f"over this study's splits of {', '.join(roots)}.")
     if any(r in synthetic for r in roots):
-        t.note("The measured rows come from synthetic data, not KonIQ-10k: the comparison with the quoted rows "
-               "does not apply (the paper form leaves their numbers out).")
+        t.note("The measured rows come from synthetic data, not KonIQ-10k: the comparison with the quoted "
+               "rows does not apply (the paper form shows n/a).")
     return t
 
 

@@ -45,7 +45,8 @@ def test_every_paper_form_has_at_most_8_columns_and_both_files(study):
         assert 2 <= len(p["headings"]) <= paperform.MAX_COLUMNS, (t.name, p["headings"])
         tex = (results / "tables" / f"{t.name}.paper.tex").read_text()
         md = (results / "tables" / f"{t.name}.paper.md").read_text()
-        assert "\\toprule" in tex and "\\bottomrule" in tex and f"\\caption{{{paperform.tex(t.caption)}}}" in tex
+        assert "\\toprule" in tex and "\\bottomrule" in tex
+        assert f"\\caption{{{paperform.tex(t.caption)}}}" in tex
         assert md.splitlines()[2] == "| " + " | ".join(p["headings"]) + " |"
         assert "\\cite" not in md and "\\cite" not in (results / "tables" / f"{t.name}.md").read_text()
         for note in p["notes"]:  # notes once, under the table, not per row
@@ -63,7 +64,8 @@ def test_ablation_in_the_seed_layout_reads_the_full_record(study):
     assert [p["cells"][f"{e}|AFA"]["text"] for e in ("C0", "C1", "C2", "C3")] == ["--", "×", "✓", "✓"]
     d, lo, hi = record.loc["C3", ["srcc_delta_vs_prev", "srcc_ci_low_vs_prev", "srcc_ci_high_vs_prev"]]
     step = p["cells"]["C3|Δ SRCC vs previous [95% CI]"]["text"]
-    assert step.startswith(paperform.signed(d, 4)) and paperform.signed(lo, 4) in step and paperform.signed(hi, 4) in step
+    assert step.startswith(paperform.signed(d, 4))
+    assert paperform.signed(lo, 4) in step and paperform.signed(hi, 4) in step
     assert ("†" in step) == (record.loc["C3", "p_holm_vs_prev"] < paperform.SIGNIFICANT)
 
 
@@ -152,7 +154,8 @@ def test_loss_and_prediction_scatters_have_identity_lines_and_legends(study):
     assert len(errorbars(deltas)) == 2  # SRCC and PLCC, each with its CI
     assert [len(c.lines[0].get_xdata()) for c in errorbars(deltas)] == [len(cfg["tables"]["loss"]) - 1] * 2
     assert has_identity_line(scatter)
-    assert [t.get_text() for t in scatter.get_legend().get_texts()][:len(cfg["tables"]["loss"])] == cfg["tables"]["loss"]
+    labels = [t.get_text() for t in scatter.get_legend().get_texts()]
+    assert labels[:len(cfg["tables"]["loss"])] == cfg["tables"]["loss"]
     close(fig)
     fig = drawn("pred_vs_mos", study)
     assert has_identity_line(fig.axes[0]) and fig.axes[0].get_legend() is not None
