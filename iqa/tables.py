@@ -344,7 +344,7 @@ def complexity(spec, b: Builder) -> Table:
                 f"FLOPs: {m['flops_counting']}")
         conditions.setdefault(text, []).append(e)
     for text, es in conditions.items():
-        t.note(f"{'every row' if len(es) == len(measured) else ', '.join(es)}: {text}")
+        t.note(f"{'All rows' if len(es) == len(measured) else ', '.join(es)}: {text}")
     return t
 
 

@@ -90,7 +90,7 @@ def test_comparison_sota_contributions_and_complexity_rows(study):
     assert cx["cells"][f"{second}|Throughput vs {first}"]["text"] == f"{ratio:.2f}"
     speedup = measured[first]["latency_ms"] / measured[second]["latency_ms"]
     assert cx["cells"][f"{second}|Latency speed-up vs {first}"]["text"] == f"{speedup:.2f}"
-    assert sum("every row:" in n for n in cx["notes"]) == 1  # the measuring conditions, once
+    assert sum("All rows:" in n for n in cx["notes"]) == 1  # the measuring conditions, once
 
 
 def test_audit_traces_a_paper_cell_and_names_an_edited_paper_file(study, tmp_path):
