@@ -37,10 +37,10 @@ include: "workflow/rules/aggregate.smk"
 localrules:
     all,
     synthetic_data,
-    table,
     experiment,
     check_runs,
     aggregate,
+    paper,
 
 
 rule all:
@@ -54,6 +54,7 @@ rule all:
         table_files(),
         figure_files(),
         expand("results/{name}", name=catalogue.NUMBERS_FILES),
+        "results/paper.pdf",
 
 
 onstart:

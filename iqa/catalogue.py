@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from .study import declared_experiments, factorial_cells, sweep_name
 
-TABLE_FILES = ("csv", "md", "tex", "provenance.json")
+# the full record (csv, md, tex), its provenance, and the paper form (iqa.paperform)
+TABLE_FILES = ("csv", "md", "tex", "provenance.json", "paper.tex", "paper.md")
+CAPTION_DIR = "captions"  # results/captions/{tables,figures}/<name>.rst, for the Snakemake report
 FIGURE_FILES = ("pdf", "png")
 NUMBERS_FILES = ("numbers.tex", "numbers.json")  # every quoted number as a LaTeX macro (iqa.numbers)
 
@@ -43,23 +45,29 @@ _LAST_TABLES = (
      "cross_dataset", "cross_dataset"),
     ("contributions", "Contribution of each component (SRCC points x100)", "contributions", "factorial"),
     ("complexity", "Computational cost of each model, measured, beside its accuracy", "complexity", "complexity"),
-    ("sota", "Comparison with published methods (quoted) beside this study's measured rows", "sota", "sota"),
+    ("sota", "Published KonIQ-10k results (quoted) and this study's measured rows, compared only where "
+     "measured on KonIQ-10k", "sota", "sota"),
     ("hyperparameters", "Hyperparameters of the runs that produced the tables", "hyperparameters", "experiments"),
     ("training_log", "Per-epoch log of the best-validation run", "training_log", "experiments"),
 )
 # (name, caption, builder, source section, table or None)
 _FIGURES = (
-    ("ablation_waterfall", "Forward ablation: SRCC and PLCC from the baseline, one step per component, "
-     "paired 95% CIs", "ablation_waterfall", "tables.ablation", "ablation"),
-    ("loss_comparison", "Loss functions: test SRCC and PLCC per loss (bars) and SRCC against PLCC per split",
-     "bars_and_scatter", "tables.loss", "loss"),
-    ("contributions", "Shapley contribution of each component with 95% CIs", "contribution_chart",
-     "factorial", "contributions"),
+    ("ablation_waterfall", "Forward ablation, one step per added component: paired change in test SRCC and "
+     "PLCC over the previous row (mean over splits, 95% CI)", "ablation_waterfall", "tables.ablation",
+     "ablation"),
+    ("loss_comparison", "Loss functions: paired change in test SRCC and PLCC against the first loss "
+     "(95% CI), and SRCC against PLCC of every run", "bars_and_scatter", "tables.loss", "loss"),
+    ("contributions", "Contribution of each component to test SRCC (points x100, 95% CI): Shapley "
+     "values, the total, the interaction and one-at-a-time effects, each in its own panel",
+     "contribution_chart", "factorial", "contributions"),
     ("cross_dataset", "Cross-dataset median test SRCC: experiments x datasets", "cross_dataset_heatmap",
      "cross_dataset", "cross_dataset"),
-    ("training_curves", "Training loss and validation SRCC per epoch", "training_curves", "experiments", None),
-    ("attention_weights", "Scale attention weights by MOS quintile", "attention_weights", "experiments", None),
-    ("pred_vs_mos", "Predicted score against MOS on the test set", "pred_vs_mos", "experiments", None),
+    ("training_curves", "Training loss and validation SRCC per epoch of the best-validation experiment, "
+     "one line per split", "training_curves", "experiments", None),
+    ("attention_weights", "Scale attention weight per backbone stage by MOS quintile (mean over test images, "
+     "95% CI)", "attention_weights", "experiments", None),
+    ("pred_vs_mos", "Predicted score against MOS on the test set, every split, with the identity line",
+     "pred_vs_mos", "experiments", None),
     ("per_image_attention", "Test images at the 10th, 50th and 90th MOS percentile with their scale attention",
      "attention_examples", "experiments", None),
     ("feature_maps", "Per-stage feature activations of a high- and a low-quality test image",
@@ -89,7 +97,9 @@ def tables(study_cfg: dict) -> list[Output]:
 def figures(study_cfg: dict) -> list[Output]:
     out = [Output(*spec) for spec in _FIGURES if _present(study_cfg, spec[3])]
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
-        out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']}", "sweep_curve",
+        out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']} (median over "
+                          f"splits, one dot per split), and the paired change against "
+                          f"{spec.get('of') or 'the base'} with its 95% CI", "sweep_curve",
                           f"sweeps.{sweep}", f"{sweep}_sweep"))
     return out
 
@@ -119,8 +129,34 @@ def experiments_behind(study_cfg: dict, table: str) -> list[str]:
     return list(tabs[table])
 
 
+def caption_file(kind: str, name: str, results: str = "results") -> str:
+    """`results/captions/{tables,figures}/<name>.rst` (a table and a figure may share a name)."""
+    return f"{results}/{CAPTION_DIR}/{kind}/{name}.rst"
+
+
+def caption_files(study_cfg: dict, results: str = "results") -> list[str]:
+    return ([caption_file("tables", o.name, results) for o in tables(study_cfg)]
+            + [caption_file("figures", o.name, results) for o in figures(study_cfg)])
+
+
 def files(study_cfg: dict, results: str = "results") -> list[str]:
-    """Every table and figure file the study's aggregation writes."""
+    """Every table, figure and caption file the study's aggregation writes."""
     paths = [f"{results}/tables/{t.name}.{ext}" for t in tables(study_cfg) for ext in TABLE_FILES]
     paths += [f"{results}/figures/{f.name}.{ext}" for f in figures(study_cfg) for ext in FIGURE_FILES]
-    return paths + [f"{results}/{name}" for name in NUMBERS_FILES]
+    return paths + caption_files(study_cfg, results) + [f"{results}/{name}" for name in NUMBERS_FILES]
+
+
+def write_caption(output: Output, results, notes: list[str] | None = None) -> None:
+    """The output's own caption for the report (`caption_file`); a table's (`notes` given)
+    also says where its paper form and provenance are."""
+    from pathlib import Path
+
+    lines = [f"**{output.name}**: {output.caption}."]
+    if notes is not None:
+        lines += [""] + [f"- {n}" for n in notes] + [
+            "", f"Paper form: ``{output.name}.paper.tex`` and ``.paper.md``. Every cell of both forms is "
+                f"traced to its runs in ``{output.name}.provenance.json``; ``iqa audit TABLE ROW COLUMN`` "
+                "recomputes it."]
+    path = Path(caption_file("figures" if notes is None else "tables", output.name, str(results)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines).replace("{{", "{ {").replace("{%", "{ %") + "\n")  # no Jinja in notes

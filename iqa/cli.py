@@ -324,9 +324,12 @@ def add_study_parsers(sub) -> None:
 
     s = sub.add_parser("audit", help="show the runs behind a table cell (or a numbers.tex macro) and recompute it",
                        description="iqa audit results/tables/ablation.csv C3 srcc_median | "
+                                   "iqa audit results/tables/ablation.paper.tex C3 SRCC | "
                                    "iqa audit results/numbers.tex '\\CThreeSRCCMedian' | iqa audit '\\CThreeSRCCMedian'")
-    s.add_argument("target", help="a table (results/tables/ablation.csv), numbers.tex/.json, or a macro")
-    s.add_argument("rest", nargs="*", help="ROW COLUMN after a table; MACRO after a numbers file")
+    s.add_argument("target", help="a table (results/tables/ablation.csv, or its paper form "
+                                  "ablation.paper.tex), numbers.tex/.json, or a macro")
+    s.add_argument("rest", nargs="*", help="ROW COLUMN after a table (ROW HEADING after a paper form); MACRO "
+                                           "after a numbers file")
     s.add_argument("--results", default="results", help="folder with numbers.json when only a macro is given")
     s.set_defaults(func=cmd_audit)
 

@@ -28,7 +28,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from .crops import test_positions  # noqa: E402
 from .data import Dataset, dataset_hash, load_image, load_koniq  # noqa: E402
 from .errors import DataError  # noqa: E402
-from .figures import save  # noqa: E402
+from .plotstyle import save  # noqa: E402
 from .pipeline import normalize  # noqa: E402
 from .record import load_model, sha256_file  # noqa: E402
 
@@ -100,7 +100,7 @@ def per_image_attention(run_dir: Path, data_root: Path, out: Path, name: str) ->
         ax_bar.set(ylim=(0, 1), xticks=range(1, len(stages) + 1), xlabel="backbone stage")
         ax_bar.set_ylabel("attention weight (dashed: uniform)", fontsize=7)
     fig.suptitle(f"{metrics['run_id']}: test images near the 10th, 50th and 90th MOS percentile", fontsize=9)
-    save(fig, Path(out), name)
+    return save(fig, Path(out), name)
 
 
 @torch.inference_mode()
@@ -141,4 +141,4 @@ def feature_maps(run_dir: Path, data_root: Path, out: Path, name: str) -> None:
             ax.set_axis_off()
     fig.suptitle(f"{metrics['run_id']}: backbone stage activations, high- and low-quality test image",
                  fontsize=9)
-    save(fig, Path(out), name)
+    return save(fig, Path(out), name)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalogue, tables
+from . import catalogue, paperform, tables
 from .errors import DataError
 from .runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
 from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
@@ -51,8 +51,10 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
         add_holm(t)
     note_code_versions(built.values(), runs)
     if write_tables:
-        for t in built.values():
-            t.write(results / "tables")
+        for spec in specs:
+            built[spec.name].write(results / "tables")
+            paperform.write(spec, built[spec.name], b, results / "tables")
+            catalogue.write_caption(spec, results, built[spec.name].notes)
     if only is not None:
         return list(built)
     runs_table(study, runs).to_csv(results / "runs.csv", index=False)
@@ -61,7 +63,8 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
                                                    indent=2))
     for spec in catalogue.figures(study_cfg):
-        getattr(figures, spec.build)(spec, b, built)
+        figures.draw(spec, b, built)
+        catalogue.write_caption(spec, results)
     write_numbers(catalogue.tables(study_cfg), built, results)
     return list(built)
 
@@ -168,6 +171,10 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
         raise DataError(f"no provenance sidecar next to {table_path} (expected {sidecar})")
     side = json.loads(sidecar.read_text())
     key = f"{row}|{column}"
+    paper = side.get("paper") or {}
+    if table_path.name.endswith(tuple(f".{ext}" for ext in paperform.PAPER_FILES)) or (
+            key not in side["cells"] and key in paper.get("cells", {})):
+        return _audit_paper(table_path.with_name(f"{stem}.csv"), paper, row, column)
     if key not in side["cells"]:
         rows = sorted({k.split("|")[0] for k in side["cells"]})
         cols = sorted({k.split("|")[1] for k in side["cells"]})
@@ -200,6 +207,26 @@ def recomputed_from(c: dict) -> str:
     if c["stat"] in ("measured", "measured_ratio"):
         return "the complexity measurements"
     return "predictions.csv" if c.get("part", "test") == "test" else f"metrics.json ({c['part']} record)"
+
+
+def _audit_paper(record: Path, paper: dict, row: str, heading: str) -> tuple[str, bool]:
+    """A paper-form cell: its files checked against their hashes, then every full-record cell it is read
+    from, audited."""
+    stem = record.name.split(".")[0]
+    key = f"{row}|{heading}"
+    if key not in paper.get("cells", {}):
+        rows = sorted({k.split("|")[0] for k in paper.get("cells", {})})
+        raise DataError(f"{stem} paper form: no cell row={row!r} heading={heading!r}; rows: {rows}; "
+                        f"headings: {paper.get('headings')}")
+    c = paper["cells"][key]
+    lines = [f"{stem} (paper form) [{row}, {heading}] = {c['text']!r}, read from {len(c['from'])} "
+             f"full-record cell(s) of {record.name}"]
+    ok = _check_files(record.parent, stem, {"files": {ext: h for ext, h in paper["files"].items()}}, lines)
+    for source in c["from"]:
+        text, good = audit(record, *source.split("|", 1))
+        lines += ["  " + line for line in text.splitlines()]
+        ok &= good
+    return "\n".join(lines), ok
 
 
 def _check_files(folder: Path, stem: str, side: dict, lines: list[str]) -> bool:
@@ -255,8 +282,9 @@ def recompute_cell(results: Path, c: dict) -> float | None:
     stat, metric = c["stat"], c["metric"]
     if stat in ("measured", "measured_ratio"):  # read back from the complexity job's JSON
         value = json.loads((results / c["source"]).read_text())[metric] * c.get("scale", 1.0)
-        if stat == "measured_ratio":
-            value = json.loads((results / c["ref_source"]).read_text())[metric] / value
+        if stat == "measured_ratio":  # ref / own (latency speed-up) unless the cell says own / ref
+            ref = json.loads((results / c["ref_source"]).read_text())[metric]
+            value = value / ref if c.get("ratio") == "own/ref" else ref / value
         return value
     if stat in ("label", "quoted", "config", "history", "count") or metric not in ("srcc", "plcc", "krcc", "rmse"):
         return None

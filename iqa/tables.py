@@ -17,9 +17,11 @@ import pandas as pd
 from . import config as config_mod
 from .record import sha256_file
 from .stats import cell, interaction, mean_difference, paired_delta, shapley
-from .study import Study, sweep_name
+from .study import Study, sweep_name, synthetic_datasets
 
 METRICS = ("srcc", "plcc")
+# a metric or p anywhere in the name (`shifted_srcc_std`, `shifted_p_vs_C0`): one format in a column family
+METRIC_TOKEN = re.compile(r"(^|_)(srcc|plcc|krcc|rmse|p)(_|$)")
 FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "test_", "train_loss", "share", "quoted", "p_")
 DELTA_NOTE = ("Deltas: test-SRCC differences paired by split (same split, same seed) over the `pairs` splits "
               "both rows finished; 95% CI and p from the paired t over those per-split differences: what is "
@@ -37,7 +39,7 @@ def _shown(column: str, v) -> str:
     if isinstance(v, (float, np.floating)):
         if math.isnan(v):
             return "--"
-        return f"{v:.4f}" if column == "p" or column.startswith(FIXED_POINT) else f"{v:.4g}"
+        return f"{v:.4f}" if column.startswith(FIXED_POINT) or METRIC_TOKEN.search(column) else f"{v:.4g}"
     return str(v)
 
 
@@ -71,8 +73,8 @@ class Table:
         shown = pd.DataFrame.from_dict({r: {c: _shown(c, v) for c, v in cols.items()} for r, cols in self.rows.items()},
                                        orient="index").rename_axis("row").fillna("--")
         notes = "".join(f"\n- {n}" for n in self.notes)
-        (out / f"{self.name}.md").write_text(
-            f"**{self.caption}**\n\n{shown.to_markdown(disable_numparse=True, stralign='right')}\n{notes}\n")
+        md = f"**{self.caption}**\n\n{shown.to_markdown(disable_numparse=True, stralign='right')}\n{notes}\n"
+        (out / f"{self.name}.md").write_text(re.sub(r"\\cite\{(.*?)\}", r"[\1]", md))  # no LaTeX in Markdown
         tex = shown.to_latex(caption=self.caption, label=f"tab:{self.name}", escape=True,
                              column_format="l" + "r" * len(shown.columns))
         # citation keys stay usable from LaTeX: `\\cite{key}` survives escaping as a real \cite
@@ -303,14 +305,16 @@ def cross_dataset(spec, b: Builder) -> Table:
     return t
 
 
+# One forward is one input patch (the complexity job's `unit`), so throughput counts patches, not images.
 COMPLEXITY_COLUMNS = (("params_m", "parameters", 1e-6), ("head_params_m", "head_parameters", 1e-6),
                       ("gflops", "gflops", 1.0), ("latency_ms", "latency_ms", 1.0),
-                      ("images_per_s", "throughput_images_per_s", 1.0))
+                      ("patches_per_s", "throughput_images_per_s", 1.0))
 
 
 def complexity(spec, b: Builder) -> Table:
     """Measured cost of each experiment's model (one job per model, on the machine it ran on) beside its
-    accuracy; speed relative to the first row's latency."""
+    accuracy; against the first row: latency speed-up (its latency / this one's: above 1 is faster at
+    batch 1) and throughput ratio (this one's / its: above 1 is faster in batches)."""
     t = Table(spec.name, spec.caption)
     rows = b.cfg["complexity"]["experiments"]
     measured = {}
@@ -327,12 +331,20 @@ def complexity(spec, b: Builder) -> Table:
             t.put(e, f"{m}_median", cell("median", [b.value(r, m) for r in ids]), ids, "median", m)
     if rows[0] in measured:
         for e in measured:
-            t.put(e, f"speed_vs_{rows[0]}", measured[rows[0]]["latency_ms"] / measured[e]["latency_ms"], [],
-                  "measured_ratio", "latency_ms", source=f"complexity/{e}.json", ref_source=f"complexity/{rows[0]}.json")
+            ref = {"source": f"complexity/{e}.json", "ref_source": f"complexity/{rows[0]}.json"}
+            speedup = measured[rows[0]]["latency_ms"] / measured[e]["latency_ms"]
+            t.put(e, f"latency_speedup_vs_{rows[0]}", speedup, [], "measured_ratio", "latency_ms", **ref)
+            key = "throughput_images_per_s"
+            t.put(e, f"throughput_ratio_vs_{rows[0]}", measured[e][key] / measured[rows[0]][key], [],
+                  "measured_ratio", key, ratio="own/ref", **ref)
+    conditions: dict[str, list[str]] = {}  # one note per set of measuring conditions, not one per row
     for e, m in measured.items():
-        t.note(f"{e}: {m['device_name']} ({m['device']}), {m['precision']}, latency at batch 1 (median of "
-               f"{m['repeats']}), throughput at batch {m['throughput_batch']}; unit: {m['unit']}; "
-               f"FLOPs: {m['flops_counting']}")
+        text = (f"{m['device_name']} ({m['device']}), {m['precision']}, latency at batch 1 (median of "
+                f"{m['repeats']}), throughput at batch {m['throughput_batch']}; unit: {m['unit']}; "
+                f"FLOPs: {m['flops_counting']}")
+        conditions.setdefault(text, []).append(e)
+    for text, es in conditions.items():
+        t.note(f"{'All rows' if len(es) == len(measured) else ', '.join(es)}: {text}")
     return t
 
 
@@ -348,21 +360,32 @@ def sota(spec, b: Builder) -> Table:
         published = yaml.safe_load(Path(published).read_text())
     for p in published:
         row = p["method"]
+        t.put(row, "family", p.get("family", ""), [], "label")
         t.put(row, "backbone", p.get("backbone", ""), [], "label")
         for m in METRICS:
             t.put(row, m, float(p[m]) if p.get(m) is not None else np.nan, [], "quoted", m, cite=p.get("cite"))
         t.put(row, "source", f"quoted \\cite{{{p['cite']}}}" if p.get("cite") else "quoted", [], "label")
+    synthetic = synthetic_datasets(b.cfg, b.study)
     for e in sota_cfg.get("measured", []):
         ids = list(b.split_runs(e).values())
         model = b.study.experiments[e]["model"]
+        root = b.study.experiments[e]["data"]["root"]
+        t.put(e, "family", "this study", [], "label")
         t.put(e, "backbone", f"{model['name']} {model['size']}", [], "label")
         for m in METRICS:
             t.put(e, m, cell("median", [b.value(r, m) for r in ids]), ids, "median", m)
-        t.put(e, "source", f"measured here: median of {len(ids)} splits", [], "label")
+        t.put(e, "dataset", "synthetic" if root in synthetic else "KonIQ-10k", [], "label")
+        t.put(e, "source", f"measured here on {root}: median of {len(ids)} splits"
+              + (" (synthetic data: NOT comparable with the quoted KonIQ-10k rows)" if root in synthetic
+                 else ""),
+              [], "label")
     roots = sorted({b.study.experiments[e]["data"]["root"] for e in sota_cfg.get("measured", [])})
-    t.note("Quoted rows are the numbers their papers report (each on its own protocol and split); they are "
-           "shown for orientation and enter no statistic. Measured rows: median test metric over this study's "
-           f"splits of {', '.join(roots)}.")
+    t.note("Quoted rows are the numbers their papers report on KonIQ-10k (each on its own protocol and "
+           "split); they are shown for orientation and enter no statistic. Measured rows: median test metric "
+           f"over this study's splits of {', '.join(roots)}.")
+    if any(r in synthetic for r in roots):
+        t.note("The measured rows come from synthetic data, not KonIQ-10k: the comparison with the quoted "
+               "rows does not apply (the paper form shows n/a).")
     return t
 
 

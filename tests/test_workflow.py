@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from iqa import config
+from iqa import catalogue, config
 from iqa.study import expand
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,12 +129,16 @@ def test_small_workflow_end_to_end_and_audit(tmp_path):
         assert (results / "figures" / f"{fig}.png").stat().st_size > 1000
     assert "\\toprule" in (results / "tables" / "ablation.tex").read_text()
 
-    # The report embeds every table and figure with its caption.
+    assert (results / "paper.pdf").read_bytes()[:5] == b"%PDF-"
+
+    # The report embeds every table and figure with its own caption from the catalogue, and the paper.
     r = subprocess.run(SNAKEMAKE + ["-d", str(tmp_path), "--report", "results/report.html"], capture_output=True,
                        text=True, cwd=tmp_path)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     html = (results / "report.html").read_text()
-    for needle in ("ablation_waterfall.png", "ablation.csv", "training_log.csv", "Paper table computed"):
+    captions = {o.name: o.caption for o in catalogue.tables(small_study()) + catalogue.figures(small_study())}
+    for needle in ("ablation_waterfall.png", "ablation.csv", "training_log.csv", "paper.pdf",
+                   captions["ablation"], captions["training_curves"]):
         assert needle in html, needle
 
     table = pd.read_csv(results / "tables" / "ablation.csv", index_col="row")
@@ -226,8 +230,9 @@ def test_paper_command_plans_exactly_the_paper_study_from_the_repository_root():
     assert jobs["train"] == len(study.runs) == 380
     assert jobs["score"] == len(cross_dataset_jobs(cfg, study)) == 60
     assert "synthetic_data" not in jobs  # nothing of the demo (its data, its shifted set) leaks in
-    assert jobs["table"] == len(catalogue_tables(cfg))
-    assert dry_run("results/tables/ablation.csv", "--configfile", "config/koniq10k.yaml") == {"train": 40, "check_runs": 1, "table": 1}
+    assert sorted(k for k in jobs if k.startswith("table_")) == sorted(f"table_{t.name}" for t in catalogue_tables(cfg))
+    assert dry_run("results/tables/ablation.csv", "--configfile", "config/koniq10k.yaml") == {
+        "train": 40, "check_runs": 1, "table_ablation": 1}
     assert dry_run("results/experiments/C3.json", "--configfile", "config/koniq10k.yaml") == {"train": 10,
                                                                                              "experiment": 1}
 

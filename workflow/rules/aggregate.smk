@@ -16,24 +16,29 @@ rule check_runs:
         "../scripts/check_runs.py"
 
 
-rule table:
-    # One table from only the runs behind it: `snakemake results/tables/ablation.csv` trains just those.
-    input:
-        "results/checks/{table}.json",
-        table_input,
-    output:
-        report("results/tables/{table}.csv", category="Tables", caption="../report/tables.rst"),
-        "results/tables/{table}.md",
-        "results/tables/{table}.tex",
-        "results/tables/{table}.provenance.json",
-    wildcard_constraints:
-        table="|".join(TABLES) or "(?!)",
-    log:
-        "results/logs/table/{table}.log",
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/table.py"
+# One job per table, from only the runs behind it: `snakemake results/tables/ablation.csv` trains just
+# those. A rule each, so that each table reaches the report with its own caption.
+for _table in TABLES:
+
+    rule:
+        name:
+            f"table_{_table}"
+        input:
+            f"results/checks/{_table}.json",
+            table_input(_table),
+        output:
+            report(f"results/tables/{_table}.csv", category="Tables", caption=caption("tables", _table)),
+            [f"results/tables/{_table}.{ext}" for ext in catalogue.TABLE_FILES if ext != "csv"],
+            catalogue.caption_file("tables", _table),
+        params:
+            table=_table,
+        localrule: True
+        log:
+            f"results/logs/table/{_table}.log",
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/table.py"
 
 
 rule aggregate:
@@ -45,11 +50,13 @@ rule aggregate:
         table_files(),
     output:
         "results/runs.csv",
+        # each figure in the report with its own caption from iqa/catalogue.py
         [
-            report(f, category="Figures", caption="../report/figures.rst")
-            for f in expand("results/figures/{figure}.png", figure=FIGURES)
+            report(f"results/figures/{f}.png", category="Figures", caption=caption("figures", f))
+            for f in FIGURES
         ],
         expand("results/figures/{figure}.pdf", figure=FIGURES),
+        [catalogue.caption_file("figures", f) for f in FIGURES],
         expand("results/{name}", name=catalogue.NUMBERS_FILES),
     log:
         "results/logs/aggregate.log",
@@ -57,6 +64,21 @@ rule aggregate:
         "../../environment.yml"
     script:
         "../scripts/aggregate.py"
+
+
+rule paper:
+    input:
+        [f for f in table_files() if f.endswith(".paper.tex")],
+        expand("results/figures/{figure}.pdf", figure=FIGURES),
+        expand("results/{name}", name=catalogue.NUMBERS_FILES),
+    output:
+        report("results/paper.pdf", category="Paper", caption="../report/paper.rst"),
+    log:
+        "results/logs/paper.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/paper.py"
 
 
 rule experiment:

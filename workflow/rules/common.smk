@@ -25,6 +25,12 @@ def table_files():
     return expand("results/tables/{table}.{ext}", table=TABLES, ext=catalogue.TABLE_FILES)
 
 
+def caption(kind, name):
+    """The output's own caption, written by aggregation from iqa/catalogue.py (absolute: the report reads
+    it from the working directory, not from this rules folder)."""
+    return str(Path(catalogue.caption_file(kind, name)).absolute())
+
+
 def figure_files():
     return expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=catalogue.FIGURE_FILES)
 
@@ -41,9 +47,8 @@ def score_metrics():
     return [f"results/scores/{name}/{rid}/metrics.json" for name, rid in CROSS_DATASET]
 
 
-def table_input(wildcards):
+def table_input(table):
     """The metrics of every run one table reads, plus its scores or complexity measurements."""
-    table = getattr(wildcards, "table", None) or wildcards.part
     experiments = catalogue.experiments_behind(config, table)
     rids = sorted({rid for e in experiments for rid in STUDY.run_ids(e)})
     files = expand("results/runs/{run_id}/metrics.json", run_id=rids)
@@ -59,7 +64,7 @@ def check_input(wildcards):
     """What `check_runs` checks: every run and score (`all`), or one table's."""
     if wildcards.part == "all":
         return run_metrics() + score_metrics()
-    return [f for f in table_input(wildcards) if "/complexity/" not in f]
+    return [f for f in table_input(wildcards.part) if "/complexity/" not in f]
 
 
 def _generated(root):

@@ -5,4 +5,4 @@ from iqa.report import aggregate
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 cfg = snakemake.config  # noqa: F821
-print("table:", *aggregate(cfg, "results", strict=bool(cfg.get("strict")), only=[snakemake.wildcards.table]))  # noqa: F821
+print("table:", *aggregate(cfg, "results", strict=bool(cfg.get("strict")), only=[snakemake.params.table]))  # noqa: F821
