@@ -26,7 +26,8 @@ def study(tmp_path_factory):
     runs = load_runs(s, results, {})
     b = tables.Builder(s, cfg, runs, results, load_scores(cfg, s, results, runs))
     built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in catalogue.tables(cfg)}
-    add_holm(built.values())
+    for t in built.values():
+        add_holm(t)
     return cfg, results, b, built
 
 
