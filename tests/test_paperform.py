@@ -81,6 +81,11 @@ def test_comparison_sota_contributions_and_complexity_rows(study):
     assert sota["cells"]["LIQE|SRCC"]["text"] == "0.930"
     sota_md = (results / "tables" / "sota.paper.md").read_text()
     assert sota_md.index("*CNN-based") < sota_md.index("| WaDIQaM") < sota_md.index("*Transformer-based")
+    cd = paper(results, "cross_dataset")  # the seed's layout: datasets as rows, SRCC and PLCC per model
+    first, other = cfg["cross_dataset"]["experiments"]
+    assert cd["headings"] == ["Dataset", f"{first} SRCC", f"{first} PLCC", f"{other} SRCC", f"{other} PLCC",
+                              f"Δ SRCC {other} − {first} [95% CI]"]
+    assert rows_of(cd) == list(cfg["cross_dataset"]["datasets"])
     contrib = (results / "tables" / "contributions.paper.md").read_text()
     groups = [t for _, t in paperform.CONTRIBUTION_GROUPS]
     assert [contrib.index(f"*{g}*") for g in groups] == sorted(contrib.index(f"*{g}*") for g in groups)
