@@ -115,7 +115,8 @@ def add_holm(t) -> None:
             row, col = key.split("|")
             c = t.provenance[key]
             t.put(row, holm_column(col), float(adj), c["runs"], "holm", c["metric"], c["ref_runs"],
-                  family_size=len(tests), factor=c.get("factor"), raw=key, table=t.name)
+                  family_size=len(tests), factor=c.get("factor"), raw=key, table=t.name,
+                  **({"pair": c["pair"]} if c.get("pair") else {}))
     if tests:
         t.note(f"p_holm: Holm-adjusted over the {len(tests)} distinct comparisons of this table (one family per "
                f"table, so the controls are a family of their own; a comparison shown twice, or as A-B and B-A, "

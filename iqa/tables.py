@@ -102,7 +102,7 @@ class Builder:
         self.scores = scores or {}
         self.claim = study_claim(study_cfg)
         self.predictions: dict = {}  # run id -> predictions.csv, read once for the population claim
-        self.ceilings: dict = {}  # data root -> its label-noise ceiling (None: n/a)
+        self.ceilings: dict = {}  # data root -> (its label-noise ceiling or None, why it is n/a)
 
     def split_runs(self, experiment: str) -> dict[int, str]:
         return {k: rid for k, rid in self.study.cells[experiment].items() if self.runs[rid]["usable"]}
@@ -205,11 +205,10 @@ def ceiling_columns(t: Table, b: Builder, experiment: str) -> None:
     root = b.study.experiments[experiment]["data"]["root"]
     if root not in b.ceilings:
         try:
-            b.ceilings[root] = dataset_ceiling(root)
+            b.ceilings[root] = dataset_ceiling(root), "ships no rating distributions (c1..c5, c_total)"
         except DataError as e:
-            b.ceilings[root] = None
-            t.note(f"label-noise ceiling n/a: {e}")
-    top = b.ceilings[root]
+            b.ceilings[root] = None, f"cannot be read ({e})"
+    top, why = b.ceilings[root]
     ids = list(b.split_runs(experiment).values())
     for m in METRICS:
         if top is None:
@@ -221,7 +220,7 @@ def ceiling_columns(t: Table, b: Builder, experiment: str) -> None:
         share = cell("median", [b.value(r, m) for r in ids]) / top[m]
         t.put(experiment, f"{m}_share_of_ceiling", share, ids, "ceiling_share", m, source=root)
     if top is None:
-        t.note(f"label-noise ceiling n/a: {root} ships no rating distributions (c1..c5, c_total)")
+        t.note(f"label-noise ceiling n/a: {root} {why}")
     else:
         t.note(f"Label-noise ceiling: the {'/'.join(x.upper() for x in METRICS)} a perfect predictor of each "
                f"image's true quality would reach against this MOS, from {root}'s rating distributions "

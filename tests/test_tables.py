@@ -157,11 +157,15 @@ def test_holm_counts_a_comparison_once_whichever_side_is_the_reference(tmp_path)
              "pair": [["b1", "b2"], ["a1", "a2"]]}
     assert test_identity(total) == test_identity(cell)  # the Shapley total is the plain comparison of its cells
     cfg, study, results = fabricated_study(tmp_path)
+    cfg["tables"]["contributions"]["both components"] = ["C3", "C1"]  # the Shapley total's pair again
     aggregate(cfg, results)
+    contrib = json.loads((results / "tables" / "contributions.provenance.json").read_text())["cells"]
+    total = next(k for k in contrib if k.startswith("total") and k.endswith("|p_holm"))
+    assert contrib[total]["value"] == contrib["both components|p_holm"]["value"]
+    # 2 Shapley values, the total, the interaction and 3 one-at-a-time rows, one of them the total again
+    assert {c["family_size"] for c in contrib.values() if c["stat"] == "holm"} == {6}
     ablation = json.loads((results / "tables" / "ablation.provenance.json").read_text())["cells"]
-    # C1 vs prev is C1 vs C0: one test; the table's family is C1-C0, C2-C1, C2-C0, C3-C2, C3-C0
-    assert ablation["C1|p_holm_vs_prev"]["value"] == ablation["C1|p_holm_vs_C0"]["value"]
-    assert {c["family_size"] for c in ablation.values() if c["stat"] == "holm"} == {5}
+    assert {c["family_size"] for c in ablation.values() if c["stat"] == "holm"} == {5}  # C1-C0 ... C3-C0
     controls = json.loads((results / "tables" / "controls.provenance.json").read_text())["cells"]
     assert {c["family_size"] for c in controls.values() if c["stat"] == "holm"} == {2}
 
