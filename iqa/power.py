@@ -194,8 +194,9 @@ def describe(study_cfg: dict, table: pd.DataFrame, config_name: str) -> str:
              f"{POWER:.0%} power, level {ALPHA:g} / m (Holm's first step: conservative for the later ones); "
              + ", ".join(f"{f}: m = {m}" for f, m in families.items())]
     shown = table.copy()
-    shown["splits_needed"] = [("--" if pd.isna(d) else "never") if v is None or pd.isna(v) else str(int(v))
-                              for v, d in zip(table["splits_needed"], table["delta"])]
+    shown["splits_needed"] = [
+        str(int(v)) if v is not None and not pd.isna(v) else "--" if pd.isna(d) else "never" if p > 0
+        else f">{MAX_SPLITS}" for v, d, p in zip(table["splits_needed"], table["delta"], table["pool_sd"])]
     lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:+.4f}" if abs(v) < 1 else f"{v:.4g}"))
     lines.append("delta: the difference asked about (--delta, else the seed's reported step between the two "
                  "rows, from `reported:`); never: no number of splits reaches the power"
