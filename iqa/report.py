@@ -118,9 +118,9 @@ def add_holm(t) -> None:
                   family_size=len(tests), factor=c.get("factor"), raw=key, table=t.name,
                   **({"pair": c["pair"]} if c.get("pair") else {}))
     if tests:
-        t.note(f"p_holm: Holm-adjusted over the {len(tests)} distinct comparisons of this table (one family per "
-               f"table, so the controls are a family of their own; a comparison shown twice, or as A-B and B-A, "
-               f"counts once).")
+        t.note(f"p_holm: Holm-adjusted over the {len(tests)} distinct comparison{'s' * (len(tests) != 1)} of this "
+               f"table (one family per table, so the controls are a family of their own; a comparison shown "
+               f"twice, or as A-B and B-A, counts once).")
 
 
 def holm_column(col: str) -> str:
