@@ -63,3 +63,19 @@ def test_paper_plan_names_the_seeds_steps_and_needs_an_sd():
         power_table(cfg)
     with pytest.raises(ConfigError, match="--pool-sd"):
         power_table({**cfg, "stats": {"claim": "population"}}, sd=0.003)
+
+
+def test_pilot_runs_give_each_comparison_its_own_sd(tmp_path):
+    import json
+
+    from test_tables import fabricated_study
+
+    cfg, study, results = fabricated_study(tmp_path)
+    table = power_table(cfg, from_results=results).set_index(["family", "comparison"])
+    row = table.loc[("main", "C3 vs C0")]
+    srcc = {rid: json.loads((results / "runs" / rid / "metrics.json").read_text())["test"]["srcc"]
+            for rid in study.runs}
+    d = [srcc[a] - srcc[b] for a, b in zip(study.run_ids("C3"), study.run_ids("C0"))]
+    assert row["sd_from"] == "pilot runs" and row["sd"] == pytest.approx(np.std(d, ddof=1))
+    assert row["pool_sd"] == 0.0  # the dataset claim has no pool term
+    assert table.loc[("contributions", "Shapley multiscale"), "sd_from"] == "no pilot pairs"
