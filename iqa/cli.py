@@ -179,12 +179,28 @@ def cmd_plan(args) -> int:
     if args.check:
         problems = check(args.config)
         print("\n".join(f"iqa check: {p}" for p in problems) or "iqa check: data, weights and disk ready")
-        if problems or not (args.bench_json or args.throughput or args.from_results):
+        if problems or not (args.bench_json or args.throughput or args.from_results or args.power):
             return 1 if problems else 0
-    text, _ = plan(args.config, bench_json=args.bench_json, throughput=args.throughput,
-                   from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
-                   setup_minutes=args.setup_minutes)
+    if args.power:
+        from .power import power_plan
+
+        text, _ = power_plan(args.config, sd=args.sd, pool_sd=args.pool_sd, from_results=args.from_results,
+                             delta=args.delta)
+        print(text)
+        return 0
+    text, table = plan(args.config, bench_json=args.bench_json, throughput=args.throughput,
+                       from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
+                       setup_minutes=args.setup_minutes)
     print(text)
+    if args.adaptive:
+        from .power import adaptive_projection
+        from .study import load as load_study, rehearse
+
+        if args.sd is None:
+            raise ConfigError("--adaptive needs --sd: the per-split SD of an SRCC difference")
+        k0, step = (int(x) for x in args.adaptive.split(","))
+        minutes = dict(zip(table["experiment"], table["min_per_run"]))
+        print(adaptive_projection(rehearse(load_study(args.config)), minutes, args.sd, k0, step, args.margin))
 
 
 def add_bench_arguments(p) -> None:
@@ -277,6 +293,19 @@ def add_plan_parser(sub) -> None:
     s.add_argument("--images", type=int, help="dataset size when the data is not here (KonIQ-10k: 10073)")
     s.add_argument("--setup-minutes", type=float, default=2.0,
                    help="per job: start-up, decoded-image cache, checkpoints (default 2)")
+    s.add_argument("--power", action="store_true",
+                   help="instead: the detectable difference of every comparison at 80%% power after Holm, and the "
+                        "splits a difference needs (see iqa/power.py); SDs from --from-results (pilot runs) or --sd")
+    s.add_argument("--sd", type=float, help="with --power: stated SD of a per-split SRCC difference")
+    s.add_argument("--pool-sd", type=float,
+                   help="with --power under stats.claim population: stated SD of the pool's own mean difference")
+    s.add_argument("--delta", type=float,
+                   help="with --power: the SRCC difference to detect (default: the seed's reported step per comparison)")
+    s.add_argument("--adaptive", metavar="K0,STEP",
+                   help="also project the adaptive design (iqa/sequential.py): K0 splits, then STEP more while a "
+                        "comparison is unresolved, up to the study's splits; needs --sd")
+    s.add_argument("--margin", type=float, default=0.0,
+                   help="with --adaptive: a comparison whose interval lies inside +-MARGIN stops too (default 0)")
     s.set_defaults(func=cmd_plan)
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .record import sha256_file
 from .study import synthetic_datasets
-from .tables import DELTA_NOTE, QUOTED_NOTE, Table, _tex_escape
+from .claim import CLAIMS, delta_note
+from .tables import QUOTED_NOTE, Table, _tex_escape
 
 SIGNIFICANT = 0.05  # Holm-adjusted p below this earns the mark
 RUN_STATUS = re.compile(r"split \d+: run \S+ is ")  # the record's note on one run that is not ok
@@ -172,8 +173,12 @@ def delta(t: Table, row: str, suffix: str = "", unit: str = "", decimals: int = 
 
 def mark_note(t: Table) -> str:
     family = next((c.get("family_size") for c in t.provenance.values() if c["stat"] == "holm"), None)
-    over = f"over all {family} tests the study reports" if family else "over the study's tests"
-    return (f"Δ: paired difference, mean over the splits both rows finished, with its 95% CI (paired t); "
+    over = f"over the {family} comparisons of this table" if family else "over the table's comparisons"
+    claim = next((c["claim"] for c in t.provenance.values() if c.get("claim")), "dataset")
+    method = {"dataset": "paired t; claim: this dataset's images",
+              "population": "paired t with the image pool's own variance; claim: new images from the same "
+                            "population"}[claim]
+    return (f"Δ: paired difference, mean over the splits both rows finished, with its 95% CI ({method}); "
             f"{MARK}: Holm-adjusted p < {SIGNIFICANT} {over}.")
 
 
@@ -183,7 +188,8 @@ def _record_notes(p: PaperTable, t: Table, skip: tuple[str, ...] = ()) -> None:
     flagged = [n for n in t.notes if RUN_STATUS.search(n)]
     versions = [n for n in t.notes if n.startswith(VERSIONS_NOTE)]
     for n in t.notes:
-        if n not in (DELTA_NOTE, QUOTED_NOTE, *flagged, *versions) and not n.startswith(("p_holm:",) + skip):
+        deltas = [delta_note(c) for c in CLAIMS]  # said by `mark_note` in the paper form's words
+        if n not in (*deltas, QUOTED_NOTE, *flagged, *versions) and not n.startswith(("p_holm:",) + skip):
             p.note(n)
     # run lists belong to the record; the paper form says that they exist
     if flagged:

@@ -49,6 +49,7 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     built = {spec.name: getattr(tables, spec.build)(spec, b) for spec in specs}
     for t in built.values():
         add_holm(t)
+    note_claim(built.values(), b.claim)
     note_code_versions(built.values(), runs)
     if write_tables:
         for spec in specs:
@@ -114,9 +115,12 @@ def add_holm(t) -> None:
             row, col = key.split("|")
             c = t.provenance[key]
             t.put(row, holm_column(col), float(adj), c["runs"], "holm", c["metric"], c["ref_runs"],
-                  family_size=len(tests), factor=c.get("factor"), raw=key, table=t.name)
+                  family_size=len(tests), factor=c.get("factor"), raw=key, table=t.name,
+                  **({"pair": c["pair"]} if c.get("pair") else {}))
     if tests:
-        t.note(f"p_holm: Holm-adjusted over the {len(tests)} distinct tests of this table.")
+        t.note(f"p_holm: Holm-adjusted over the {len(tests)} distinct comparison{'s' * (len(tests) != 1)} of this "
+               f"table (one family per table, so the controls are a family of their own; a comparison shown "
+               f"twice, or as A-B and B-A, counts once).")
 
 
 def holm_column(col: str) -> str:
@@ -127,8 +131,12 @@ def holm_column(col: str) -> str:
 
 
 def test_identity(c: dict) -> tuple:
-    """One test, wherever a table shows it: its runs, reference runs, metric and (Shapley) factor."""
-    return tuple(c["runs"]), tuple(c["ref_runs"] or ()), c["metric"], c.get("factor")
+    """One test, wherever a table shows it and whichever side is the reference: its two sets of runs
+    (unordered: A-B and B-A have the same two-sided p), metric and (Shapley) factor."""
+    if c.get("pair"):  # a Shapley total: the comparison of the all-on and all-off cells
+        return tuple(sorted(tuple(side) for side in c["pair"])), c["metric"], None
+    sides = sorted([tuple(c["runs"]), tuple(c["ref_runs"] or ())])
+    return tuple(sides), c["metric"], c.get("factor")
 
 
 def _recompute_holm(results: Path, c: dict) -> float:
@@ -143,6 +151,15 @@ def _recompute_holm(results: Path, c: dict) -> float:
         raise DataError(f"no published raw p for the test behind this Holm cell ({c['raw']})")
     p = [recompute_cell(results, cc) if ident == mine else cc["value"] for ident, cc in raw.items()]
     return float(holm(p)[list(raw).index(mine)])
+
+
+def note_claim(all_tables, claim: str) -> None:
+    """Every table names its claim: tables with intervals say it in their delta note, the others here."""
+    from .claim import summary_note
+
+    for t in all_tables:
+        if not any(c.get("claim") for c in t.provenance.values()):
+            t.note(summary_note(claim))
 
 
 def note_code_versions(all_tables, runs: dict) -> None:
@@ -286,6 +303,12 @@ def recompute_cell(results: Path, c: dict) -> float | None:
             ref = json.loads((results / c["ref_source"]).read_text())[metric]
             value = value / ref if c.get("ratio") == "own/ref" else ref / value
         return value
+    if stat in ("ceiling", "ceiling_share"):  # from the dataset's rating distributions (fixed seed)
+        from .ceiling import dataset_ceiling
+
+        top = dataset_ceiling(c["source"])
+        if stat == "ceiling":
+            return top[metric]
     if stat in ("label", "quoted", "config", "history", "count") or metric not in ("srcc", "plcc", "krcc", "rmse"):
         return None
 
@@ -304,7 +327,14 @@ def recompute_cell(results: Path, c: dict) -> float | None:
         return _recompute_shapley(results, c, values)
     if stat in ("median", "mean", "std"):
         return cell(stat, values(c["runs"]))
-    return paired_delta(values(c["runs"]), values(c["ref_runs"]))[stat] * scale
+    if stat == "ceiling_share":
+        return cell("median", values(c["runs"])) / top[metric]
+    pool = None
+    if c.get("claim") == "population" and len(c["runs"]) > 1:
+        from .claim import paired_pool_variance
+
+        pool = paired_pool_variance(results, c["runs"], c["ref_runs"], {})
+    return paired_delta(values(c["runs"]), values(c["ref_runs"]), pool_variance=pool)[stat] * scale
 
 
 def _recompute_shapley(results: Path, c: dict, values) -> float:
@@ -320,6 +350,12 @@ def _recompute_shapley(results: Path, c: dict, values) -> float:
     factors = fac["factors"]
     top, bottom = frozenset(factors), frozenset()
     row = c["factor"]
+    pools = {row: None, "total": None}
+    if c.get("claim") == "population" and len(ks) > 1:  # the pool term, recomputed from predictions.csv
+        from .claim import shapley_pool_variance
+
+        runs = {on: [study["cells"][exp][str(k)] for k in ks] for on, exp in cells.items()}
+        pools = {name: shapley_pool_variance(results, runs, factors, name, {}) for name in pools}
     if row in factors:
         per = shapley(vals, factors)[row]
     elif row.startswith("total"):
@@ -327,7 +363,7 @@ def _recompute_shapley(results: Path, c: dict, values) -> float:
     else:
         per = interaction(vals, factors)
     if c["stat"] == "shapley_share":  # printed only where the total's CI excludes zero
-        total = mean_difference(vals[top] - vals[bottom])
+        total = mean_difference(vals[top] - vals[bottom], pool_variance=pools["total"])
         excludes_zero = total["ci_low"] > 0 or total["ci_high"] < 0
         return float(per.mean() / total["delta"]) if excludes_zero else float("nan")
-    return mean_difference(per)[c["stat"].removeprefix("shapley_")] * c.get("scale", 1.0)
+    return mean_difference(per, pool_variance=pools[row])[c["stat"].removeprefix("shapley_")] * c.get("scale", 1.0)

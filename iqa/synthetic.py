@@ -2,11 +2,14 @@
 
 Each image is a procedural reference (a colour gradient densely covered with 300-400 small sharp
 shapes, so every 64 px patch has flat areas, which show noise and blocking, and edges, which show blur)
-degraded at documented levels. Its MOS is one documented function of the levels plus rater noise:
+degraded at documented levels. Its true quality is one documented function of the levels, and its MOS
+the mean of a simulated panel of raters, as KonIQ-10k's MOS is:
 
     scaled    b = sigma / 4,  n = noise_std / 40,  j = (95 - quality) / 90,  c = (1 - contrast) / 0.7,
               s = 1 - saturation,  r = (1 - downscale) / 0.75
-    MOS       = clip(95 - 30 b - 25 n - 20 j - 15 c - 15 s - 25 r + N(0, 3^2), 1, 100)
+    quality   q = 95 - 30 b - 25 n - 20 j - 15 c - 15 s - 25 r
+    ratings   25 raters on the 1-5 scale: clip(round(1 + 4 q / 100 + N(0, 0.6^2)), 1, 5)
+    MOS       = 1 + 99 (mean rating - 1) / 4   (rater noise of about 3 MOS points)
 
 Two mixes (`MIXES`) draw the levels differently:
 
@@ -22,7 +25,8 @@ Two mixes (`MIXES`) draw the levels differently:
 
 Degradations apply in the order downscale, blur, saturation, contrast, JPEG, then noise (added after
 compression and stored at quality 95, so it stays visible at every quality). Written as
-`koniq10k_distributions_sets.csv` (image_name, c1..c5 rating fractions, c_total, MOS, SD, set) plus
+`koniq10k_distributions_sets.csv` (image_name, c1..c5 rating fractions, c_total, MOS, SD, set: the
+columns of KonIQ's release, so the label-noise ceiling reads both the same way) plus
 WIDTH x HEIGHT JPEGs under `512x384/`, the folder name the KonIQ loader reads (`data.resize` sets the
 size training uses); `synthetic_levels.csv` lists each image's levels.
 """
@@ -39,6 +43,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 WIDTH, HEIGHT = 256, 192  # small: the demo trains on 64 px patches of these
 IMAGE_DIR = "512x384"  # KonIQ's folder name, which the loader looks for
 RATERS = 25
+RATER_SD = 0.6  # one rater's noise on the 1-5 scale
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _levels(rng: np.random.Generator, mix: Mix) -> dict:
 
 
 def mos_from_levels(lv: dict) -> float:
-    """The noise-free MOS of the module docstring (a level a mix lacks counts as absent)."""
+    """The true quality q of the module docstring (a level a mix lacks counts as absent)."""
     b, n = lv["blur_sigma"] / 4, lv["noise_std"] / 40
     j, c = (95 - lv["jpeg_quality"]) / 90, (1 - lv["contrast"]) / 0.7
     s, r = 1 - lv.get("saturation", 1.0), (1 - lv.get("downscale", 1.0)) / 0.75
@@ -137,9 +142,9 @@ def synthetic_images(n: int, seed: int = 0, mix: str = "default"):
         lv = _levels(rng, m)
         name = f"{m.prefix}{seed:04d}{i:06d}.jpg"
         jpeg = _degrade(_reference(rng), lv, rng)
-        mos = float(np.clip(mos_from_levels(lv) + rng.normal(0, 3), 1, 100))
-        # Simulated 1-5 ratings around the MOS, for KonIQ's distribution columns.
-        ratings = np.clip(np.rint(1 + 4 * mos / 100 + rng.normal(0, 0.7, RATERS)), 1, 5)
+        # A panel's 1-5 ratings around the true quality; the MOS is their mean, rescaled to 1-100.
+        ratings = np.clip(np.rint(1 + 4 * mos_from_levels(lv) / 100 + rng.normal(0, RATER_SD, RATERS)), 1, 5)
+        mos = float(1 + 99 * (ratings.mean() - 1) / 4)
         counts = np.bincount(ratings.astype(int), minlength=6)[1:]
         yield name, jpeg, mos, counts, lv, rng
 

@@ -15,18 +15,15 @@ import numpy as np
 import pandas as pd
 
 from . import config as config_mod
+from .claim import delta_note, paired_pool_variance, shapley_pool_variance, study_claim
 from .record import sha256_file
-from .stats import cell, interaction, mean_difference, paired_delta, shapley
+from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
 from .study import Study, sweep_name, synthetic_datasets
 
 METRICS = ("srcc", "plcc")
 # a metric or p anywhere in the name (`shifted_srcc_std`, `shifted_p_vs_C0`): one format in a column family
 METRIC_TOKEN = re.compile(r"(^|_)(srcc|plcc|krcc|rmse|p)(_|$)")
 FIXED_POINT = ("srcc", "plcc", "krcc", "rmse", "val_", "test_", "train_loss", "share", "quoted", "p_")
-DELTA_NOTE = ("Deltas: test-SRCC differences paired by split (same split, same seed) over the `pairs` splits "
-              "both rows finished; 95% CI and p from the paired t over those per-split differences: what is "
-              "resampled is the random 80/20 split of this dataset (and the seed). Calibrated by simulation at "
-              "3, 5 and 10 splits: see docs/statistics.md.")
 QUOTED_NOTE = "quoted_* columns are the numbers the seed study reported (single split), quoted, never measured here."
 
 
@@ -103,6 +100,9 @@ class Builder:
                  scores: dict[tuple[str, str], dict] | None = None):
         self.study, self.cfg, self.runs, self.results = study, study_cfg, runs, results
         self.scores = scores or {}
+        self.claim = study_claim(study_cfg)
+        self.predictions: dict = {}  # run id -> predictions.csv, read once for the population claim
+        self.ceilings: dict = {}  # data root -> (its label-noise ceiling or None, why it is n/a)
 
     def split_runs(self, experiment: str) -> dict[int, str]:
         return {k: rid for k, rid in self.study.cells[experiment].items() if self.runs[rid]["usable"]}
@@ -160,13 +160,24 @@ class Builder:
         each id's number read by `value(id, metric)`."""
         ks = sorted(set(a) & set(b))
         ra, rb = [a[k] for k in ks], [b[k] for k in ks]
-        res = paired_delta([value(r, metric) for r in ra], [value(r, metric) for r in rb])
+        pool = self.pool_variance(ra, rb, metric)
+        res = paired_delta([value(r, metric) for r in ra], [value(r, metric) for r in rb], pool_variance=pool)
+        claim = {"claim": self.claim}
         for stat in ("delta", "ci_low", "ci_high"):
-            t.put(row, f"{prefix}{metric}_{stat}{unit}{suffix}", res[stat] * scale, ra, stat, metric, rb, scale=scale)
-        t.put(row, f"{prefix}p{suffix}", res["p"], ra, "p", metric, rb)
+            t.put(row, f"{prefix}{metric}_{stat}{unit}{suffix}", res[stat] * scale, ra, stat, metric, rb, scale=scale,
+                  **claim)
+        t.put(row, f"{prefix}p{suffix}", res["p"], ra, "p", metric, rb, **claim)
         t.put(row, f"{prefix}pairs{suffix}", res["n_pairs"], ra, "count", metric, rb)
-        t.note(DELTA_NOTE)
+        t.note(delta_note(self.claim))
         return res
+
+    def pool_variance(self, ra: list[str], rb: list[str], metric: str) -> float | None:
+        """The pool term of a paired SRCC delta under the population claim (None under the dataset claim)."""
+        if self.claim != "population" or len(ra) < 2:
+            return None
+        if metric != "srcc":
+            raise ValueError(f"the population claim's pool term is derived for SRCC deltas, not {metric}")
+        return paired_pool_variance(self.results, ra, rb, self.predictions)
 
 
 def comparison(spec, b: Builder) -> Table:
@@ -179,7 +190,43 @@ def comparison(spec, b: Builder) -> Table:
     if len({(b.study.experiments[e]["model"]["name"], b.study.experiments[e]["model"]["size"]) for e in rows}) > 1:
         for e in rows:
             cost_columns(t, b, e, e)
+    if spec.name == "main":
+        for e in rows:
+            ceiling_columns(t, b, e)
     return t
+
+
+def ceiling_columns(t: Table, b: Builder, experiment: str) -> None:
+    """The label-noise ceiling of the experiment's dataset (`iqa.ceiling`) with its CI, and the share of
+    it that the experiment's median reaches; n/a where the dataset ships no rating distributions."""
+    from .ceiling import dataset_ceiling
+    from .errors import DataError
+
+    root = b.study.experiments[experiment]["data"]["root"]
+    if root not in b.ceilings:
+        try:
+            b.ceilings[root] = dataset_ceiling(root), "ships no rating distributions (c1..c5, c_total)"
+        except DataError as e:
+            b.ceilings[root] = None, f"cannot be read ({e})"
+    top, why = b.ceilings[root]
+    ids = list(b.split_runs(experiment).values())
+    for m in METRICS:
+        if top is None:
+            t.put(experiment, f"{m}_ceiling", "n/a", [], "label")
+            t.put(experiment, f"{m}_share_of_ceiling", "n/a", [], "label")
+            continue
+        for stat in ("", "_ci_low", "_ci_high"):
+            t.put(experiment, f"{m}_ceiling{stat}", top[m + stat], [], "ceiling", m + stat, source=root)
+        share = cell("median", [b.value(r, m) for r in ids]) / top[m]
+        t.put(experiment, f"{m}_share_of_ceiling", share, ids, "ceiling_share", m, source=root)
+    if top is None:
+        t.note(f"label-noise ceiling n/a: {root} {why}")
+    else:
+        t.note(f"Label-noise ceiling: the {'/'.join(x.upper() for x in METRICS)} a perfect predictor of each "
+               f"image's true quality would reach against this MOS, from {root}'s rating distributions "
+               f"(split-half reliability of the raters, Spearman-Brown; 95% CI over {top['resamples']} resamples "
+               f"of the images and of the rater halves); share = median over splits / ceiling. "
+               f"See docs/statistics.md.")
 
 
 def cost_columns(t: Table, b: Builder, row: str, experiment: str) -> None:
@@ -260,20 +307,26 @@ def _shapley_rows(t: Table, b: Builder, fac: dict, per_split: dict, ks: list[int
     if len(factors) == 2:
         a, c = factors
         rows[f"interaction {a} x {c}"] = interaction(values, factors)
-    total_res = mean_difference(total)
+    pools = {row: shapley_pool_variance(b.results, runs, factors, row, b.predictions)
+             if b.claim == "population" and len(ks) > 1 else None for row in rows}
+    total_row = next(r for r in rows if r.startswith("total"))
+    total_res = mean_difference(total, pool_variance=pools[total_row])
     share_ok = total_res["ci_low"] > 0 or total_res["ci_high"] < 0
     for row, per in rows.items():
-        res = mean_difference(per)
+        res = mean_difference(per, pool_variance=pools[row])
         kind = "Shapley" if row in factors else row.split()[0]
         for stat in ("delta", "ci_low", "ci_high"):
             t.put(row, f"srcc_{stat}_x100", res[stat] * 100, all_runs, f"shapley_{stat}", "srcc", scale=100,
-                  factor=row)
-        t.put(row, "p", res["p"], all_runs, "shapley_p", "srcc", factor=row)
+                  factor=row, claim=b.claim)
+        # the total is the plain comparison of the all-on and all-off cells: one test with it (`report.test_identity`)
+        pair = {"pair": [runs[top], runs[bottom]]} if row == total_row else {}
+        t.put(row, "p", res["p"], all_runs, "shapley_p", "srcc", factor=row, claim=b.claim, **pair)
         t.put(row, "pairs", res["n_pairs"], all_runs, "count")
         if row in factors:
             share = float(per.mean() / total.mean()) if share_ok else np.nan
-            t.put(row, "share_of_total", share, all_runs, "shapley_share", "srcc", factor=row)
+            t.put(row, "share_of_total", share, all_runs, "shapley_share", "srcc", factor=row, claim=b.claim)
         t.put(row, "kind", kind, [], "label")
+    t.note(delta_note(b.claim))
     t.note(f"Shapley values over the {len(factors)}-factor factorial ({', '.join(factors)}), computed split by "
            f"split on {len(ks)} split(s): they add up to the total on every split (checked to 1e-9). Shares are "
            f"printed only when the total's 95% CI excludes zero" + ("." if share_ok else "; here it does not."))
@@ -391,14 +444,18 @@ def sota(spec, b: Builder) -> Table:
 
 def controls(spec, b: Builder) -> Table:
     """Each control against its reference, with what a working study must show: an A/A rerun's CI includes
-    zero, a planted harmful change's CI lies below zero."""
+    zero; a planted harmful change's CI lies below zero and it stays a finding after Holm within the
+    controls (their own family, `report.holm_family`)."""
     t = Table(spec.name, spec.caption)
+    results = {label: b.delta(t, label, c["run"], c["reference"]) for label, c in b.cfg["tables"]["controls"].items()}
+    adjusted = dict(zip(results, holm([r["p"] for r in results.values()])))
     for label, c in b.cfg["tables"]["controls"].items():
-        res = b.delta(t, label, c["run"], c["reference"])
+        lo, hi = results[label]["ci_low"], results[label]["ci_high"]
+        ok = {"zero inside CI": lo <= 0 <= hi, "CI below zero": hi < 0 and adjusted[label] < 0.05}[c["expect"]]
         t.put(label, "expect", c["expect"], [], "label")
-        lo, hi = res["ci_low"], res["ci_high"]
-        ok = {"zero inside CI": lo <= 0 <= hi, "CI below zero": hi < 0}[c["expect"]]
         t.put(label, "outcome", "as expected" if ok else "NOT as expected", [], "label")
+    t.note("A planted harm is as expected only when its CI lies below zero and its Holm-adjusted p (within the "
+           "controls) is below 0.05.")
     return t
 
 

@@ -60,7 +60,7 @@ def test_shifted_set_is_a_koniq_format_set_of_its_own(tmp_path):
     assert list(levels.columns) == ["image_name", *MIXES["shifted"].levels, "MOS"]
     formula = np.clip([mos_from_levels(row) for row in levels.to_dict("records")], 1, 100)
     noise = levels["MOS"] - formula
-    assert (noise.abs() < 12).all() and noise.std() > 0.5  # N(0, 3^2) rater noise, not a copy
+    assert (noise.abs() < 12).all() and noise.std() > 0.5  # a 25-rater panel's noise, not a copy
     assert not (tmp_path / "default" / "512x384" / ds.names[0]).exists()
 
 

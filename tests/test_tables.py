@@ -45,20 +45,24 @@ from iqa.study import expand  # noqa: E402
 NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C0_reversed": None}
 
 
-def fabricated_study(tmp_path):
+def fabricated_study(tmp_path, splits=None):
     cfg = yaml.safe_load(open("config.yaml"))
+    cfg["splits"] = splits or cfg["splits"]
     cfg["sweeps"] = {"lr": {"of": "C3", "key": "train.lr", "values": [1e-4, 3e-4]}}
     cfg["complexity"]["experiments"] = ["C0", "C3"]
     cfg["base"]["data"]["root"] = str(tmp_path / "not-here")  # the fabricated runs' data is nowhere
     study = expand(cfg)
     results = tmp_path / "results"
-    mos = np.linspace(5, 95, 80)
+    pool = np.linspace(5, 95, 400)  # each split tests 80 of these 400 images
     for rid, run_cfg in study.runs.items():
         exp = study.experiments_of(rid)[0]
+        test = np.sort(np.random.default_rng(run_cfg["data"]["split_index"]).choice(len(pool), 80, replace=False))
         rng = np.random.default_rng([run_cfg["seed"], run_cfg["data"]["split_index"], zlib.crc32(exp.encode())])
         noise = NOISE.get(exp, 12.0)
-        pred = rng.permutation(mos) if noise is None else mos + rng.normal(0, noise, len(mos))
-        write_run(results / "runs" / rid, run_cfg, mos, pred)
+        own = np.random.default_rng(zlib.crc32(exp.encode())).normal(0, 0.8 * (noise or 1), len(pool))
+        pred = (rng.permutation(pool[test]) if noise is None
+                else pool[test] + own[test] + rng.normal(0, 0.6 * noise, len(test)))  # model's own + run's errors
+        write_run(results / "runs" / rid, run_cfg, pool[test], pred, test)
     for k, e in enumerate(cfg["complexity"]["experiments"]):
         # the same model cost the runs record (one number per experiment, whichever table shows it)
         figures = {"parameters": 1000, "head_parameters": 200, "gflops": 0.1,
@@ -70,9 +74,9 @@ def fabricated_study(tmp_path):
     return cfg, study, results
 
 
-def write_run(out, cfg, mos, pred):
+def write_run(out, cfg, mos, pred, images=None):
     out.mkdir(parents=True)
-    names = [f"img{i:03d}.jpg" for i in range(len(mos))]
+    names = [f"img{i:03d}.jpg" for i in (range(len(mos)) if images is None else images)]
     pd.DataFrame({"image": names, "mos": mos, "pred": pred}).to_csv(out / "predictions.csv", index=False)
     pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_srcc": [0.3, 0.4],
                   "seconds": [1.0, 1.0]}).to_csv(out / "history.csv", index=False)
@@ -81,7 +85,7 @@ def write_run(out, cfg, mos, pred):
                "selected_on": cfg["train"]["select"], "best_epoch": 2, "epochs_run": 2,
                "provenance": {"config_hash": config_hash(cfg), "dataset_hash": "d" * 64, "split_hash": "s" * 64,
                               "git_commit": "abc", "git_dirty": False, "source_hash": "f" * 64,
-                              "seed": cfg["seed"], "n_train": 300, "n_val": 30, "n_test": len(mos),
+                              "seed": cfg["seed"], "n_train": 288, "n_val": 32, "n_test": len(mos),
                               "parameters": 1000, "gflops_per_patch": 0.1, "train_patches_per_second": 50.0}}
     write_metrics(out, metrics)
 
@@ -109,6 +113,61 @@ def test_every_catalogued_table_and_figure_is_built_and_every_cell_audits(tmp_pa
             row, col = key.split("|")
             text, ok = audit(results / "tables" / f"{t}.csv", row, col)
             assert ok, text
+
+
+def test_population_claim_widens_every_interval_names_itself_and_audits(tmp_path):
+    cfg, study, results = fabricated_study(tmp_path, splits=list(range(6)))
+    aggregate(cfg, results)
+    dataset = pd.read_csv(results / "tables" / "ablation.csv", index_col="row")
+    cfg["stats"] = {"claim": "population"}
+    aggregate(cfg, results)
+    population = pd.read_csv(results / "tables" / "ablation.csv", index_col="row")
+    width = {name: t["srcc_ci_high_vs_C0"] - t["srcc_ci_low_vs_C0"] for name, t in
+             (("dataset", dataset), ("population", population))}
+    wider = width["population"].dropna() - width["dataset"].dropna()
+    assert (wider >= 0).all() and (wider > 0).any(), wider  # never narrower: it claims more
+    assert population["srcc_delta_vs_C0"].equals(dataset["srcc_delta_vs_C0"])  # same estimate, other claim
+    for name in catalogue.tables(cfg):
+        notes = json.loads((results / "tables" / f"{name.name}.provenance.json").read_text())["notes"]
+        assert any("stats.claim: population" in n for n in notes), name.name
+    for table, row, col in (("ablation", "C3", "srcc_ci_low_vs_C0"), ("ablation", "C3", "p_holm_vs_C0"),
+                            ("contributions", "multiscale", "srcc_ci_high_x100"),
+                            ("cross_dataset", "C3", "shifted_srcc_ci_low_vs_C0")):
+        text, ok = audit(results / "tables" / f"{table}.csv", row, col)
+        assert ok, text
+
+
+def test_a_bad_claim_is_named():
+    from iqa.claim import study_claim
+    from iqa.errors import ConfigError
+
+    assert study_claim({}) == "dataset"
+    with pytest.raises(ConfigError, match="'stats.claim' must be one of"):
+        study_claim({"stats": {"claim": "populaton"}})
+    with pytest.raises(ConfigError, match="'stats.level'"):
+        study_claim({"stats": {"level": 0.9}})
+
+
+def test_holm_counts_a_comparison_once_whichever_side_is_the_reference(tmp_path):
+    from iqa.report import test_identity
+
+    cell = {"runs": ["a1", "a2"], "ref_runs": ["b1", "b2"], "metric": "srcc"}
+    assert test_identity(cell) == test_identity({**cell, "runs": cell["ref_runs"], "ref_runs": cell["runs"]})
+    total = {"runs": ["a1", "b1", "c1"], "ref_runs": None, "metric": "srcc", "factor": "total x -> y",
+             "pair": [["b1", "b2"], ["a1", "a2"]]}
+    assert test_identity(total) == test_identity(cell)  # the Shapley total is the plain comparison of its cells
+    cfg, study, results = fabricated_study(tmp_path)
+    cfg["tables"]["contributions"]["both components"] = ["C3", "C1"]  # the Shapley total's pair again
+    aggregate(cfg, results)
+    contrib = json.loads((results / "tables" / "contributions.provenance.json").read_text())["cells"]
+    total = next(k for k in contrib if k.startswith("total") and k.endswith("|p_holm"))
+    assert contrib[total]["value"] == contrib["both components|p_holm"]["value"]
+    # 2 Shapley values, the total, the interaction and 3 one-at-a-time rows, one of them the total again
+    assert {c["family_size"] for c in contrib.values() if c["stat"] == "holm"} == {6}
+    ablation = json.loads((results / "tables" / "ablation.provenance.json").read_text())["cells"]
+    assert {c["family_size"] for c in ablation.values() if c["stat"] == "holm"} == {5}  # C1-C0 ... C3-C0
+    controls = json.loads((results / "tables" / "controls.provenance.json").read_text())["cells"]
+    assert {c["family_size"] for c in controls.values() if c["stat"] == "holm"} == {2}
 
 
 def test_tampered_runs_and_tables_are_named(tmp_path):
@@ -177,7 +236,7 @@ def test_a_table_built_alone_from_only_its_runs_equals_the_table_of_the_whole_st
     assert sorted(p.name for p in (results / "tables").iterdir()) == [f"ablation.{e}" for e in sorted(catalogue.TABLE_FILES)]
     for ext, text in whole.items():
         assert (results / "tables" / f"ablation.{ext}").read_text() == text, ext
-    assert "distinct tests of this table" in whole["md"]
+    assert "distinct comparisons of this table" in whole["md"]  # ablation: 5
 
 
 def test_an_edited_validation_score_is_named_by_the_run_check(tmp_path):
