@@ -109,8 +109,8 @@ SCHEMA: dict = {
                                "learning) | reversed (min + max - MOS: must invert the ranking)",
                       choices=("given", "shuffled", "reversed")),
         "device": Key("auto", "auto | cpu | cuda", choices=("auto", "cpu", "cuda"), hashed=False),
-        "precision": Key("bf16", "bf16 autocast on CUDA, or fp32 (CPU always runs fp32)",
-                         choices=("bf16", "fp32")),
+        "precision": Key("bf16", "bf16 autocast on CUDA, tf32 (fp32 with TF32 matmuls and convolutions on "
+                                 "CUDA), or fp32 throughout (a CPU always runs fp32)", choices=("bf16", "tf32", "fp32")),
         "compile": Key(False, "torch.compile the model", hashed=False),
         "log_every": Key(20, "steps between progress lines in the log", gt=0, hashed=False),
     },

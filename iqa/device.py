@@ -25,6 +25,17 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+def set_matmul_precision(precision: str) -> None:
+    """TF32 tensor cores for fp32 matmuls and convolutions only when `precision` is tf32.
+
+    torch's own defaults differ (matmuls in fp32, cuDNN convolutions in TF32): an fp32 run is fp32
+    throughout. Process-wide flags: runs of a pack set them again on every turn. No effect on a CPU.
+    """
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None):
     """Compute with `n` intra-op threads (None: as is), then restore: the count changes summation order."""

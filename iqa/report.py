@@ -10,7 +10,7 @@ import numpy as np
 from . import catalogue, tables
 from .errors import DataError
 from .runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
-from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
+from .stats import cell, equivalence, holm, interaction, mean_difference, paired_delta, shapley
 from .study import expand
 
 
@@ -220,6 +220,8 @@ def recompute_cell(results: Path, c: dict) -> float | None:
         return _recompute_shapley(results, c, values)
     if stat in ("median", "mean", "std"):
         return cell(stat, values(c["runs"]))
+    if stat == "tost_p":
+        return equivalence(np.subtract(values(c["runs"]), values(c["ref_runs"])), c["margin"])["p"]
     return paired_delta(values(c["runs"]), values(c["ref_runs"]))[stat] * scale
 
 

@@ -139,3 +139,39 @@ def test_evaluate_and_predict_reload_the_checkpoint(synthetic, tmp_path):
         scores = {line.split("\t")[0]: float(line.split("\t")[1]) for line in r.stdout.splitlines()}
         for path, expected in zip(images, pred["pred"]):
             assert scores[path] == pytest.approx(expected, rel=1e-4, abs=1e-3)
+
+
+def test_a_packed_run_equals_the_same_run_trained_alone(synthetic, learnable, tmp_path):
+    """Runs stepped in turn in one process draw from their own dropout, drop-path and colour-jitter streams."""
+    from iqa.pack import train_pack
+
+    random = ["model.drop_path_rate=0.1", "model.hyper_dropout=0.2", "model.target_dropout=0.2",
+              "data.color_jitter=true"]
+    cfgs = [nano_config(synthetic, tmp_path / "cache", set=random),
+            nano_config(synthetic, tmp_path / "cache", set=random + ["seed=1", "data.split_index=1"]),
+            nano_config(learnable, tmp_path / "cache", set=["model.name=hyperiqa_resnet50", "train.epochs=1",
+                                                            "model.multiscale=false", "model.attention_fusion=false"])]
+    alone = [train(cfg, tmp_path / f"alone{i}") for i, cfg in enumerate(cfgs)]
+    packed = train_pack(cfgs, [tmp_path / f"pack{i}" for i in range(3)], [tmp_path / f"echo{i}.log" for i in range(3)])
+    for i, (a, p) in enumerate(zip(alone, packed)):
+        assert p["run_id"] == a["run_id"] and p["test"] == a["test"] and p["val"] == a["val"]
+        for name in ("predictions.csv", "history.csv", "model.safetensors"):
+            assert p["files"][name] == a["files"][name], name
+        train_log = (tmp_path / f"pack{i}" / "train.log").read_text()
+        assert a["run_id"] in train_log and not any(o["run_id"] in train_log for o in alone if o is not a)
+        assert a["run_id"] in (tmp_path / f"echo{i}.log").read_text()
+    assert alone[0]["test"] != alone[1]["test"]
+
+
+def test_a_failing_packed_run_leaves_the_others_finished(synthetic, tmp_path, monkeypatch):
+    from iqa.pack import train_pack
+
+    good = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1"])
+    bad = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1", "train.loss=l2"])
+    from iqa import losses
+
+    monkeypatch.setitem(losses.LOSSES, "l2", lambda pred, y: (pred * float("nan")).mean())
+    with pytest.raises(TrainingError, match="1 of 2 packed runs failed"):
+        train_pack([bad, good], [tmp_path / "bad", tmp_path / "good"], [tmp_path / "bad.log", tmp_path / "good.log"])
+    assert (tmp_path / "good" / "metrics.json").is_file() and not (tmp_path / "bad" / "metrics.json").exists()
+    assert "loss is nan at epoch 1 step 1" in (tmp_path / "bad.log").read_text()

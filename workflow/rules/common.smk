@@ -1,7 +1,9 @@
+import re
 from pathlib import Path
 
 from iqa import catalogue
 from iqa.config import ConfigError
+from iqa.pack import packs
 from iqa.study import cross_dataset_jobs, expand as expand_study, synthetic_datasets
 
 # Every run of the study is fully validated here, before any job starts (torch is not imported).
@@ -13,6 +15,11 @@ except (ConfigError, ValueError) as e:
 TABLES = [t.name for t in catalogue.tables(config)]
 FIGURES = [f.name for f in catalogue.figures(config)]
 RESOURCES = config["resources"]["train"]
+try:
+    PACKS = packs(STUDY, config.get("packing"))  # pack name -> run ids trained by one job (iqa/pack.py)
+except ConfigError as e:
+    raise ValueError(f"invalid study config: {e}") from None
+ALONE = sorted(set(STUDY.runs) - {rid for rids in PACKS.values() for rid in rids})
 SYNTHETIC = synthetic_datasets(config, STUDY)  # root -> {n, seed, mix} of every dataset the workflow generates
 CROSS_DATASET = cross_dataset_jobs(config, STUDY)
 
