@@ -136,7 +136,7 @@ def cmd_plan(args) -> None:
 
     text, _ = plan(args.config, bench_json=args.bench_json, throughput=args.throughput,
                    from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
-                   setup_minutes=args.setup_minutes)
+                   setup_minutes=args.setup_minutes, packs=args.pack)
     print(text)
 
 
@@ -158,6 +158,17 @@ def add_bench_arguments(p) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
     p.add_argument("--bare-backbone", action="store_true",
                    help="also time the bare backbone on CPU (always done on CUDA)")
+    p.add_argument("--precision", default="bf16", choices=["fp32", "tf32", "bf16"],
+                   help="CUDA arithmetic of (c) and (d): fp32, TF32 matmuls and convolutions, or bf16 autocast "
+                        "(a CPU runs fp32)")
+    p.add_argument("--pack", type=int, default=1, metavar="K",
+                   help="(c) steps K models in turn, each with its own optimiser and CUDA stream, as a pack of "
+                        "K runs trains; its figure is the pack's total")
+    p.add_argument("--peak-tflops", type=float,
+                   help="the device's peak TFLOP/s at this precision for the MFU (default: data sheet of known "
+                        "GPUs, or a CPU's cores x clock x vector FMA width)")
+    p.add_argument("--json", metavar="FILE",
+                   help="add this measurement to a throughput file (`iqa plan --bench-json FILE`)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -209,9 +220,24 @@ def add_reproduce_parser(sub) -> None:
 
 
 def add_plan_parser(sub) -> None:
-    s = sub.add_parser("plan", help="jobs, hours and SLURM runtimes of a study from a measured throughput",
+    s = sub.add_parser("plan", help="jobs, hours and SLURM runtimes of a study, and the GPU-hours of each option",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Estimates each run's time from its work (epochs x training patches + "
-                                   "evaluation) and a measured throughput; see docs/reproducibility.md.")
+                                   "evaluation) and a measured throughput; see docs/reproducibility.md.\n\n"
+                                   "Then prices the options, for the whole grid, in GPU-hours (CPU-hours for a "
+                                   "CPU study):\n"
+                                   "  precision  fp32, tf32 (TF32 matmuls and convolutions) and bf16 (autocast), "
+                                   "each\n"
+                                   "             wherever --bench-json has a figure at it (train.precision in "
+                                   "a study)\n"
+                                   "  packing    an experiment's splits, K runs to a job: start-up once per job, "
+                                   "and the\n"
+                                   "             pack's total throughput when --bench-json has one measured at "
+                                   "`pack: K`\n"
+                                   "             (`iqa bench --pack K`), else a lone run's (the study's "
+                                   "`packing:`)\n"
+                                   "An option priced from another precision's or a lone run's figure is "
+                                   "counted under not_measured.")
     s.add_argument("config", help="study config (config.yaml, config/koniq10k.yaml)")
     s.add_argument("--from-results", metavar="DIR", help="recorded train_patches_per_second of finished runs")
     s.add_argument("--bench-json", metavar="FILE", help="measured throughputs (docs/throughput-h200.json)")
@@ -222,6 +248,9 @@ def add_plan_parser(sub) -> None:
     s.add_argument("--images", type=int, help="dataset size when the data is not here (KonIQ-10k: 10073)")
     s.add_argument("--setup-minutes", type=float, default=2.0,
                    help="per job: start-up, decoded-image cache, checkpoints (default 2)")
+    s.add_argument("--pack", type=int, nargs="+", metavar="K",
+                   help="runs per job to price (default: 1, the study's packing.runs and every pack size "
+                        "in --bench-json)")
     s.set_defaults(func=cmd_plan)
 
 
