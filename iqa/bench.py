@@ -367,8 +367,9 @@ def write_entry(path: Path, r: dict) -> None:
     data = json.loads(path.read_text()) if path.is_file() else {"throughput": []}
     data.update(device=s["gpu"] or s["cpu"], torch=s["torch"], measured=dt.date.today().isoformat())
     entry = throughput_entry(r)
-    same = ("model", "size", "precision", "batch_size", "pack", "compile")
-    data["throughput"] = [e for e in data["throughput"] if any(e.get(k) != entry[k] for k in same)] + [entry]
+    same = {"model": None, "size": None, "precision": None, "batch_size": None, "pack": 1, "compile": False}
+    data["throughput"] = [e for e in data["throughput"]
+                          if any(e.get(k, default) != entry[k] for k, default in same.items())] + [entry]
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 

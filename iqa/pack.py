@@ -55,6 +55,25 @@ def packs(study, spec: dict | None) -> dict[str, list[str]]:
     return out
 
 
+def score_packs(study, jobs: list[tuple[str, str]], spec: dict | None) -> dict[str, tuple[str, list[str]]]:
+    """Pack name -> (dataset, run ids) of the cross-dataset scoring jobs (`study.cross_dataset_jobs`) that
+    one job does: a dataset's scores of one experiment's runs, as many as `packing.runs`, in one process."""
+    size = (spec or {}).get("runs", 1)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for dataset, rid in jobs:
+        groups.setdefault((dataset, study.experiments_of(rid)[0]), []).append(rid)
+    out = {}
+    for (dataset, experiment), rids in groups.items():
+        chunks = [rids[i:i + size] for i in range(0, len(rids), size)]
+        for i, chunk in enumerate(chunks):
+            if len(chunk) > 1:
+                name = re.sub(r"\W+", "_", f"{dataset}_{experiment}") + (f"_{i + 1}" if len(chunks) > 1 else "")
+                while name in out:
+                    name += "_"
+                out[name] = (dataset, chunk)
+    return out
+
+
 def train_pack(cfgs: list[dict], outs: list[str | Path], echoes: list[Path] | None = None) -> list[dict]:
     """Train the runs `cfgs` into the folders `outs`, a step of each in turn; their metrics, in order.
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from iqa import catalogue
 from iqa.config import ConfigError
-from iqa.pack import packs
+from iqa.pack import packs, score_packs
 from iqa.study import cross_dataset_jobs, expand as expand_study, synthetic_datasets
 
 # Every run of the study is fully validated here, before any job starts (torch is not imported).
@@ -22,6 +22,8 @@ except ConfigError as e:
 ALONE = sorted(set(STUDY.runs) - {rid for rids in PACKS.values() for rid in rids})
 SYNTHETIC = synthetic_datasets(config, STUDY)  # root -> {n, seed, mix} of every dataset the workflow generates
 CROSS_DATASET = cross_dataset_jobs(config, STUDY)
+SCORE_PACKS = score_packs(STUDY, CROSS_DATASET, config.get("packing"))  # name -> (dataset, run ids)
+SCORED_ALONE = sorted({rid for _, rid in CROSS_DATASET} - {rid for _, rids in SCORE_PACKS.values() for rid in rids})
 
 
 def table_files():
