@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from iqa import config
+from iqa.pack import packs
 from iqa.study import expand
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,14 +44,34 @@ def test_paper_grid_expansion():
     assert study.runs[study.run_ids("C3_test_selected")[0]]["train"]["select"] == "test"
 
 
+def test_packs_hold_each_run_once_by_experiment_or_model_shape():
+    from iqa.errors import ConfigError
+
+    study = expand(load("config.yaml"))
+    by_experiment = packs(study, {"by": "experiment", "runs": 2})
+    assert by_experiment["C3_1"] == study.run_ids("C3")[:2] and "C3_2" not in by_experiment  # 3 splits: 2 + 1 alone
+    assert "A1" not in by_experiment  # A1's runs are C2's, packed there
+    by_model = packs(study, {"by": "model", "runs": 100})
+    packed = [rid for rids in by_model.values() for rid in rids]
+    assert sorted(packed) == sorted(study.runs)  # every run once: no shape is alone in this study
+    for rids in by_model.values():
+        assert len({tuple(study.runs[r]["model"][k] for k in ("name", "size", "multiscale", "attention_fusion"))
+                    for r in rids}) == 1
+    assert packs(study, None) == {} == packs(study, {"runs": 1})
+    with pytest.raises(ConfigError, match="packing"):
+        packs(study, {"by": "gpu", "runs": 2})
+
+
 @pytest.mark.slow
 def test_paper_config_dry_run_lists_every_training_job_without_data(tmp_path):
     study = expand(load("config/koniq10k.yaml"))
     r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path), "--configfile", str(REPO / "config/koniq10k.yaml")],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith(("train ", "aggregate ")))
-    assert jobs["train"] == str(len(study.runs)), r.stdout[-1500:]
+    jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith(("train", "aggregate ")))
+    packed = packs(study, load("config/koniq10k.yaml")["packing"])  # a job per pack, and one per other run
+    assert {name for name in jobs if name.startswith("train_pack_")} == {f"train_pack_{p}" for p in packed}
+    assert int(jobs.get("train", 0)) == len(study.runs) - sum(map(len, packed.values())), r.stdout[-1500:]
 
 
 @pytest.mark.slow
@@ -162,8 +183,8 @@ def test_small_workflow_end_to_end_and_audit(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0
-    jobs = [line.split() for line in r.stdout.splitlines() if line.startswith("train ")]
-    assert jobs and jobs[0][1] == "2", r.stdout[-1500:]
+    jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith("train"))
+    assert jobs == {"train_pack_C0": "1"}, r.stdout[-1500:]  # C0's two runs, one pack
 
 
 @pytest.mark.slow
