@@ -12,6 +12,7 @@ The study config says which runs share a job:
 
     packing: {by: experiment, runs: 5}   # the splits of one experiment, at most 5 to a job
     packing: {by: model, runs: 8}        # any runs of one model shape (name, size, head, fusion)
+    packing: {..., runtime: 1440}        # minutes a pack job may run (default: runs x resources.train.runtime)
 
 Without `packing` (or with runs: 1) every run is a job of its own. Nothing here imports torch at
 module level: the workflow computes the packs when it parses the study.

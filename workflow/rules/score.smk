@@ -39,7 +39,7 @@ for pack, (dataset, rids) in SCORE_PACKS.items():
         threads: RESOURCES["threads"]
         resources:
             gpu=RESOURCES["gpu"],
-            runtime=RESOURCES["runtime"] * len(rids),
+            runtime=config["packing"].get("runtime", RESOURCES["runtime"] * len(rids)),
             mem_mb=RESOURCES["mem_mb"],
         conda:
             "../../environment.yml"

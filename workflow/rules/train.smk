@@ -21,7 +21,8 @@ rule train:
 
 
 # One job per pack (study config `packing`): one process trains its runs, a step of each in turn, and
-# writes each run's outputs and log as a job of its own would. Its runtime is the sum of its runs'.
+# writes each run's outputs and log as a job of its own would. Its runtime is `packing.runtime`, or the
+# sum of its runs'.
 for pack, rids in PACKS.items():
 
     rule:
@@ -38,7 +39,7 @@ for pack, rids in PACKS.items():
         threads: RESOURCES["threads"]
         resources:
             gpu=RESOURCES["gpu"],
-            runtime=RESOURCES["runtime"] * len(rids),
+            runtime=config["packing"].get("runtime", RESOURCES["runtime"] * len(rids)),
             mem_mb=RESOURCES["mem_mb"],
         conda:
             "../../environment.yml"
