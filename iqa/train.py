@@ -10,6 +10,9 @@ original HyperIQA code did (optimistic; such runs are marked in every table).
 
 Every epoch draws its patches and dropout from generators seeded by (seed, epoch), and the
 checkpoint carries the RNG state, so a resumed run ends with the same numbers as an uninterrupted one.
+
+A run is a generator (`run_steps`) that yields after each step: `train` steps one to its end, a pack
+(`iqa.pack`) steps several in turn in one process.
 """
 from __future__ import annotations
 
@@ -62,62 +65,69 @@ def run_steps(cfg: dict, out: str | Path, caught: dict, echo: Path | None = None
     if metrics is not None:  # a finished run is never retrained, nor its outputs overwritten
         return metrics
     out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg["train"]["device"])
     handlers = setup_logging(out, echo)
-    started = dt.datetime.now(dt.timezone.utc)
-    t, d = cfg["train"], cfg["data"]
-    device = resolve_device(t["device"])
-    turn = Turn(device, t["precision"], handlers, own_stream)
+    turn = Turn(device, cfg["train"]["precision"], handlers, own_stream)
     try:
         turn.resume()
-        log.info(f"run {config_mod.run_id(cfg)} on {device}; output {out}")
-        parts, data_info = load_parts(cfg, device)
-        log.info(f"data: {data_info['n_train']} train / {data_info['n_val']} val / {data_info['n_test']} test "
-                 f"images from {data_info['dataset_root']}")
-        torch.manual_seed(cfg["seed"])
-        model = build_model(cfg["model"]).to(device)
-        if device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
-        forward = torch.compile(model) if t["compile"] else model
-        opt, sched = make_optimizer(model, t)
-        stepper = Stepper(forward, model.parameters(), opt, t, device)
-        ckpt = Checkpoint(out / "checkpoint.pt", config_mod.config_hash(cfg), model, opt, sched, device)
-        state = ckpt.restore() or {"epoch": 0, "step": 0, "best_srcc": -math.inf, "best_epoch": -1,
-                                   "bad_epochs": 0, "best_val": None, "history": [], "epoch_loss": 0.0,
-                                   "epoch_seconds": 0.0}
-        rng = state.pop("rng", None)
-        if rng is not None:
-            log.info(f"resumed from {ckpt.path}: epoch {state['epoch'] + 1}, step {state['step']}")
-        steps = math.ceil(len(parts["train"]["keys"]) * d["train_patches"] / t["batch_size"])
-        progress = Progress(t["epochs"], steps, t["log_every"])
-
-        while state["epoch"] < t["epochs"] and not stopped_early(state, t):
-            yield from run_epoch(state, parts["train"], stepper, cfg, steps, progress, ckpt, rng, caught, turn)
-            rng = None
-            sched.step()
-            select_epoch(state, forward, model, parts, cfg, out, opt)
-            ckpt.save(state)
-
-        if state["best_epoch"] < 0:
-            raise TrainingError("no epoch finished; nothing to test")
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(out / "model.safetensors"), device=str(device)))
-        test, pred, weights = evaluate_part(forward, parts["test"], cfg)
-        log.info(f"test ({test['n_images']} images, model of epoch {state['best_epoch']}, selected on "
-                 f"{t['select']}): SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} KRCC {test['krcc']:.4f} "
-                 f"RMSE {test['rmse']:.3f}")
-        write_predictions(out / "predictions.csv", parts["test"]["names"], parts["test"]["mos"].cpu().numpy(),
-                          pred, weights)
-        write_history(out / "history.csv", state["history"])
-        metrics = {"run_id": config_mod.run_id(cfg), "config": cfg, "test": test, "val": state["best_val"],
-                   "selected_on": t["select"], "best_epoch": state["best_epoch"],
-                   "epochs_run": len(state["history"]),
-                   "provenance": run_provenance(cfg, model, device, data_info, state["history"], steps, started)}
-        write_metrics(out, metrics)
-        return metrics
+        return (yield from run(cfg, out, caught, turn))
     finally:
         turn.end()
         close_log(handlers)
+
+
+def run(cfg: dict, out: Path, caught: dict, turn: "Turn"):
+    """`run_steps` once the run's log and process-wide state are set up."""
+    started = dt.datetime.now(dt.timezone.utc)
+    t, d = cfg["train"], cfg["data"]
+    device = turn.device
+    log.info(f"run {config_mod.run_id(cfg)} on {device}; output {out}")
+
+    parts, data_info = load_parts(cfg, device)
+    log.info(f"data: {data_info['n_train']} train / {data_info['n_val']} val / {data_info['n_test']} test "
+             f"images from {data_info['dataset_root']}")
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg["model"]).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model) if t["compile"] else model
+    opt, sched = make_optimizer(model, t)
+    stepper = Stepper(forward, model.parameters(), opt, t, device)
+    ckpt = Checkpoint(out / "checkpoint.pt", config_mod.config_hash(cfg), model, opt, sched, device)
+    state = ckpt.restore() or {"epoch": 0, "step": 0, "best_srcc": -math.inf, "best_epoch": -1,
+                               "bad_epochs": 0, "best_val": None, "history": [], "epoch_loss": 0.0,
+                               "epoch_seconds": 0.0}
+    rng = state.pop("rng", None)
+    if rng is not None:
+        log.info(f"resumed from {ckpt.path}: epoch {state['epoch'] + 1}, step {state['step']}")
+    steps = math.ceil(len(parts["train"]["keys"]) * d["train_patches"] / t["batch_size"])
+    progress = Progress(t["epochs"], steps, t["log_every"])
+
+    while state["epoch"] < t["epochs"] and not stopped_early(state, t):
+        yield from run_epoch(state, parts["train"], stepper, cfg, steps, progress, ckpt, rng, caught, turn)
+        rng = None
+        sched.step()
+        select_epoch(state, forward, model, parts, cfg, out, opt)
+        ckpt.save(state)
+
+    if state["best_epoch"] < 0:
+        raise TrainingError("no epoch finished; nothing to test")
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(str(out / "model.safetensors"), device=str(device)))
+    test, pred, weights = evaluate_part(forward, parts["test"], cfg)
+    log.info(f"test ({test['n_images']} images, model of epoch {state['best_epoch']}, selected on "
+             f"{t['select']}): SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} KRCC {test['krcc']:.4f} "
+             f"RMSE {test['rmse']:.3f}")
+    write_predictions(out / "predictions.csv", parts["test"]["names"], parts["test"]["mos"].cpu().numpy(),
+                      pred, weights)
+    write_history(out / "history.csv", state["history"])
+    metrics = {"run_id": config_mod.run_id(cfg), "config": cfg, "test": test, "val": state["best_val"],
+               "selected_on": t["select"], "best_epoch": state["best_epoch"],
+               "epochs_run": len(state["history"]),
+               "provenance": run_provenance(cfg, model, device, data_info, state["history"], steps, started)}
+    write_metrics(out, metrics)
+    return metrics
 
 
 class Turn:
