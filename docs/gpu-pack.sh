@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23's GPU figures in one go (about 6 minutes on one H200): Swin-B at the seed's batch 32 alone and
+# Packing and precision on a GPU, in one go (about 8 minutes on one H200): Swin-B at the seed's batch 32 alone and
 # packed, in fp32, TF32 and bf16, with the MFU of each; a packed training run against the same runs
 # trained alone (CUDA streams, within `iqa reproduce`'s tolerance); then the paper grid's GPU-hours per
 # option from these measurements. Runs from the repository root with the machine's torch + timm
@@ -62,4 +62,7 @@ EOF
 
 # The paper grid's GPU-hours per option, from the figures just measured (Swin-B) and the file's others.
 step plan $py -m iqa plan config/koniq10k.yaml --bench-json "$tp" --images 10073 --pack 1 4 5 8
+# torch.compile last (its compile time is the least predictable): does it win at batch 32 in bf16?
+step swin_base_bf16_compile timeout 240 $py -m iqa bench --model swin_hyperiqa --size base --device cuda \
+    --batch 32 --steps 20 --images 16 --precision bf16 --compile
 grep -h "^(c) train step" "$out"/swin_base_*.txt

@@ -109,11 +109,11 @@ def bench_throughput(path: str | Path) -> list[dict]:
 
 
 def pick_throughput(cfg: dict, entries: list[dict], fallback: float | None, pack: int = 1) -> dict:
-    """The entry for this run's model and size (same pack size, precision and batch preferred), else the
+    """The entry for this run's model and size (same precision, pack size and batch preferred), else the
     fallback. Without a figure measured at `pack`, a run alone's."""
     m, t = cfg["model"], cfg["train"]
     same = [e for e in entries if (e["model"], e["size"]) == (m["name"], m["size"]) and e.get("pack", 1) in (1, pack)]
-    same.sort(key=lambda e: (e.get("pack", 1) != pack, e.get("precision", t["precision"]) != t["precision"],
+    same.sort(key=lambda e: (e.get("precision", t["precision"]) != t["precision"], e.get("pack", 1) != pack,
                              e.get("batch_size", t["batch_size"]) != t["batch_size"]))
     if same:
         e = same[0]
