@@ -37,11 +37,11 @@ def packs(study, spec: dict | None) -> dict[str, list[str]]:
     if by not in ("experiment", "model") or not isinstance(size, int) or size < 1:
         raise ConfigError(f"packing: 'by' must be experiment or model and 'runs' a whole number >= 1, got {spec}")
     groups: dict[str, list[str]] = {}
+    named: dict[tuple, str] = {}  # a model shape is named after the first experiment that has it
     for rid, cfg in study.runs.items():
-        if by == "experiment":
-            key = study.experiments_of(rid)[0]
-        else:
-            key = "_".join(str(cfg["model"][k]) for k in SHAPE)
+        key = study.experiments_of(rid)[0]
+        if by == "model":
+            key = named.setdefault(tuple(cfg["model"][k] for k in SHAPE), key)
         groups.setdefault(key, []).append(rid)
     out = {}
     for key, rids in groups.items():

@@ -52,6 +52,7 @@ def test_packs_hold_each_run_once_by_experiment_or_model_shape():
     assert by_experiment["C3_1"] == study.run_ids("C3")[:2] and "C3_2" not in by_experiment  # 3 splits: 2 + 1 alone
     assert "A1" not in by_experiment  # A1's runs are C2's, packed there
     by_model = packs(study, {"by": "model", "runs": 100})
+    assert set(study.run_ids("C3") + study.run_ids("loss_l2")) <= set(by_model["C3"])  # named after its first
     packed = [rid for rids in by_model.values() for rid in rids]
     assert sorted(packed) == sorted(study.runs)  # every run once: no shape is alone in this study
     for rids in by_model.values():
@@ -198,6 +199,7 @@ def test_corrupt_jpeg_fails_its_runs_only_and_a_rerun_finishes_them(tmp_path):
     cfg = small_study()
     cfg["experiments"] = {"C3": {}, "Cbad": {"of": "C3", "data": {"root": str(bad_root)}}}
     cfg["tables"] = {"main": ["C3", "Cbad"], "ablation": ["C3", "Cbad"], "best_of": "C3"}
+    cfg["packing"] = {"by": "experiment", "runs": 2}  # a job per experiment: Cbad's failure is its own
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     run = SNAKEMAKE + ["--cores", "2", "-d", str(tmp_path), "--keep-going"]
 
