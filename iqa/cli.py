@@ -1,4 +1,4 @@
-"""`iqa` command line: train, evaluate, predict, score, models, make-synthetic, aggregate, audit, reproduce,
+"""`iqa` command line: train, pack, evaluate, predict, score, models, make-synthetic, aggregate, audit, reproduce,
 plan, bench, complexity."""
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ def cmd_train(args) -> None:
     t = metrics["test"]
     print(f"{metrics['run_id']}: test SRCC {t['srcc']:.4f} PLCC {t['plcc']:.4f} "
           f"({t['n_images']} images, {metrics['provenance']['wall_seconds']:.1f}s) -> {args.out}/metrics.json")
+
+
+def cmd_pack(args) -> None:
+    from . import config as config_mod
+    from .pack import train_pack
+
+    if len(args.config) != len(args.out):
+        raise ValueError(f"give one --out per config: {len(args.config)} configs, {len(args.out)} --out")
+    cfgs = [config_mod.load(path, args.set) for path in args.config]
+    for out, m in zip(args.out, train_pack(cfgs, args.out)):
+        t = m["test"]
+        print(f"{m['run_id']}: test SRCC {t['srcc']:.4f} PLCC {t['plcc']:.4f} ({t['n_images']} images) -> "
+              f"{out}/metrics.json")
 
 
 def cmd_evaluate(args) -> None:
@@ -261,6 +274,14 @@ def add_run_parsers(sub) -> None:
     s.add_argument("--out", required=True, help="run folder")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("pack", help="train and test several runs in one process, a step of each in turn",
+                       description="Each run as `iqa train` trains it alone (same numbers on a CPU); one start-up, "
+                                   "and on a GPU the runs' steps side by side. See iqa/pack.py.")
+    s.add_argument("config", nargs="+", help="YAML run configs")
+    s.add_argument("--out", action="append", required=True, help="run folder, once per config, in order")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
+    s.set_defaults(func=cmd_pack)
 
     s = sub.add_parser("evaluate", help="re-test a trained model")
     s.add_argument("checkpoint", help="a run's model.safetensors")
