@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 import yaml
 
@@ -68,13 +69,16 @@ def main() -> None:
     for c in configs:
         a = json.loads((tmp / "alone" / c.stem / "metrics.json").read_text())
         b = json.loads((tmp / "pack" / c.stem / "metrics.json").read_text())
-        same &= a["test"] == b["test"] and a["val"] == b["val"] and a["files"] == b["files"]
+        same &= a["test"] == b["test"] and a["val"] == b["val"] and all(
+            a["files"][f] == b["files"][f] for f in ("predictions.csv", "model.safetensors"))
+        history = [pd.read_csv(tmp / way / c.stem / "history.csv").drop(columns="seconds") for way in ("alone", "pack")]
+        same &= history[0].equals(history[1])  # each epoch's losses and validation scores; not its time
     print(f"{args.k} runs of {args.experiment}, {args.threads} torch thread(s), {os.cpu_count()} CPUs, "
           f"load {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"alone ({args.k} processes): wall {alone[0]:.1f} s, CPU {alone[1]:.1f} s")
     print(f"pack  (1 process):   wall {packed[0]:.1f} s, CPU {packed[1]:.1f} s "
           f"({packed[1] / alone[1]:.0%} of the CPU, {packed[0] / alone[0]:.0%} of the wall)")
-    print(f"numbers: {'identical (test, validation, every file hash)' if same else 'DIFFERENT'}")
+    print(f"numbers: {'identical (test and validation metrics, predictions, weights, history)' if same else 'DIFFERENT'}")
 
 
 if __name__ == "__main__":
