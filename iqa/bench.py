@@ -12,7 +12,11 @@ Measures, on generated 1024x768 JPEGs in a KonIQ-format temporary dataset:
       batches from `step.make_batch`; the run config's precision and channels_last on CUDA;
   (d) evaluation (`evaluate.score_images`),
 
-plus parameters, GFLOPs of one patch forward and peak memory; on CUDA also the bare timm backbone's
+plus parameters, GFLOPs of one patch forward, peak memory and the model FLOP utilisation of (c): its
+FLOP/s (3 x the forward's FLOPs per patch: forward plus a backward of twice its cost) over the device's
+peak at that precision (`device.peak_tflops`). With `--pack K`, (c) steps K models in turn, each with its
+own optimiser and, on CUDA, its own stream, as a pack of K runs trains (`iqa.pack`): its figure is the
+pack's total. `--json FILE` adds the figures to a throughput file `iqa plan --bench-json` reads; on CUDA also the bare timm backbone's
 forward+backward, to show how much the HyperIQA head and optimiser cost. Both input pipelines run
 with one torch thread, so they compare like for like. The last line is the (a)/(b) patches/s ratio.
 
@@ -34,7 +38,7 @@ from PIL import Image
 
 from . import config as config_mod
 from .crops import train_positions
-from .device import autocast, cpu_model, resolve_device, synchronize, torch_threads
+from .device import autocast, cpu_model, peak_tflops, resolve_device, set_matmul_precision, synchronize, torch_threads
 from .measure import gflops_per_patch, parameters, time_loop
 from .models.registry import FAMILIES, check_model_config, input_size
 from .step import Stepper, make_batch
@@ -97,7 +101,7 @@ def _rate(items: int, seconds: float) -> dict:
 
 def bench_config(args) -> dict:
     """The run config the benchmark trains with: defaults, the chosen model at its input size, --batch."""
-    for name in ("batch", "steps", "images", "eval_batch"):
+    for name in ("batch", "steps", "images", "eval_batch", "pack"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     model = {"name": args.model, "size": args.size}
@@ -105,7 +109,7 @@ def bench_config(args) -> dict:
     cfg = config_mod.load(None, {"name": "bench", "model": model,
                                  "data": {"patch_size": input_size(model), "color_jitter": args.color_jitter},
                                  "train": {"batch_size": args.batch, "device": args.device,
-                                           "compile": args.compile}})
+                                           "compile": args.compile, "precision": args.precision}})
     patches = args.images * cfg["data"]["train_patches"]
     if patches < args.batch:
         raise ValueError(f"--images {args.images} give {patches} training patches, fewer than one --batch "
@@ -121,7 +125,8 @@ def setup(args, cfg: dict, device: torch.device) -> dict:
             "steps": args.steps, "cpus": os.cpu_count(), "cpu": cpu_model(),
             "gpu": torch.cuda.get_device_name(device) if cuda else None, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "load": _load(),
-            "precision": cfg["train"]["precision"] if cuda else "fp32", "compile": args.compile}
+            "precision": cfg["train"]["precision"] if cuda else "fp32", "compile": args.compile,
+            "pack": args.pack, "peak_tflops": args.peak_tflops}
 
 
 def test_images(root: Path, n: int):
@@ -303,6 +308,71 @@ def train_step(model, forward, batches: list[tuple], t: dict, steps: int, device
             "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
 
 
+def train_pack(cfg: dict, batches: list[tuple], steps: int, device: torch.device, k: int) -> dict:
+    """(c) for a pack: `k` models (own optimiser, own CUDA stream) each taking a step in turn, per timed step."""
+    import contextlib
+
+    from .optim import make_optimizer
+
+    t = cfg["train"]
+    steppers, streams = [], []
+    for _ in range(k):
+        model, forward = bench_model(cfg, device)
+        model.train()
+        opt, _ = make_optimizer(model, t)
+        steppers.append(Stepper(forward, model.parameters(), opt, t, device))
+        streams.append(torch.cuda.Stream(device) if device.type == "cuda" else None)
+        if streams[-1] is not None:
+            streams[-1].wait_stream(torch.cuda.current_stream(device))  # the batches were cut on the default one
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def step(i: int) -> None:
+        for stepper, stream in zip(steppers, streams):
+            with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
+                stepper.step(*batches[i])
+
+    seconds = time_loop(step, WARMUP, steps, device)
+    held = sum(x.numel() * x.element_size() + y.numel() * y.element_size() for x, y in batches)
+    return {**_rate(k * steps * t["batch_size"], seconds), "ms_per_step": seconds / steps * 1000,
+            "loss": t["loss"], "optimizer": t["optimizer"], "batch": t["batch_size"], "batches_bytes": held,
+            "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
+
+
+def utilisation(r: dict, device: torch.device) -> dict:
+    """(c)'s achieved FLOP/s (3 x forward FLOPs per patch) and its share of the device's peak."""
+    s = r["setup"]
+    achieved = r["train"]["per_s"] * 3 * r["model"]["gflops"] / 1e3  # TFLOP/s
+    peak, source = (s["peak_tflops"], "--peak-tflops") if s["peak_tflops"] else \
+        peak_tflops(device, s["precision"], s["threads"])
+    return {"tflops": achieved, "peak_tflops": peak, "peak_source": source,
+            "mfu": achieved / peak if peak else None}
+
+
+def throughput_entry(r: dict) -> dict:
+    """The figures `iqa plan --bench-json` reads, for one model, precision, batch and pack size."""
+    s = r["setup"]
+    return {"model": s["model"], "size": s["size"], "precision": s["precision"], "batch_size": s["batch"],
+            "pack": s["pack"], "train_patches_per_s": round(r["train"]["per_s"], 1),
+            "eval_patches_per_s": round(r["eval"]["patches_per_s"], 1), "mfu": r["mfu"]["mfu"],
+            "tflops": float(f"{r['mfu']['tflops']:.4g}"), "compile": s["compile"]}
+
+
+def write_entry(path: Path, r: dict) -> None:
+    """Add (or replace: same model, size, precision, batch and pack) this run's entry in a throughput file."""
+    import datetime as dt
+    import json
+
+    s = r["setup"]
+    data = json.loads(path.read_text()) if path.is_file() else {"throughput": []}
+    data.update(device=s["gpu"] or s["cpu"], torch=s["torch"], measured=dt.date.today().isoformat())
+    entry = throughput_entry(r)
+    same = {"model": None, "size": None, "precision": None, "batch_size": None, "pack": 1, "compile": False}
+    data["throughput"] = [e for e in data["throughput"]
+                          if any(e.get(k, default) != entry[k] for k, default in same.items())] + [entry]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def bare_backbone(model, batches: list[tuple], t: dict, steps: int, device: torch.device) -> dict:
     """The timm backbone's forward_intermediates + backward alone, at the batch and precision of (c)."""
     backbone = model.backbone.forward_intermediates
@@ -369,11 +439,15 @@ def _plural(n: int, word: str) -> str:
 def _precision(s: dict, evaluating: bool = False) -> str:
     """How (c) and (d) compute: autocast and memory format on CUDA, fp32 and threads on CPU."""
     if s["cuda"]:
-        text = "bf16 autocast" if s["precision"] == "bf16" else "fp32"
+        text = {"bf16": "bf16 autocast", "tf32": "TF32"}.get(s["precision"], "fp32")
         text += "" if evaluating and s["precision"] == "bf16" else ", channels_last"
     else:
         text = f"fp32, {_plural(s['threads'], 'thread')}"
     return text + ", torch.compile" * s["compile"]
+
+
+def _flops(tflops: float) -> str:
+    return f"{tflops:.1f} TFLOP/s" if tflops >= 1 else f"{tflops * 1e3:.1f} GFLOP/s"
 
 
 def _lines_setup(r: dict):
@@ -427,8 +501,12 @@ def _lines_train(r: dict):
     s, c = r["setup"], r["train"]
     mem = (f", peak {_gib(c['peak_bytes'])} allocated (incl. {c['batches_bytes'] / 2**20:.0f} MiB of "
            f"pre-cut batches)") if s["cuda"] else ""
+    pack = f", {s['pack']} runs in turn" if s["pack"] > 1 else ""
+    u = r["mfu"]
+    mfu = (f"MFU {u['mfu']:.1%} ({_flops(u['tflops'])} of {_flops(u['peak_tflops'])}, {u['peak_source']})"
+           if u["mfu"] is not None else f"{_flops(u['tflops'])}, MFU unknown: {u['peak_source']}")
     yield (f"(c) train step (forward+{c['loss']} loss+backward+{c['optimizer']}, {_precision(s)}, batch "
-           f"{c['batch']}): {c['ms_per_step']:.1f} ms/step = {c['per_s']:.1f} images/s{mem}")
+           f"{c['batch']}{pack}): {c['ms_per_step']:.1f} ms/step = {c['per_s']:.1f} images/s{mem}; {mfu}")
 
 
 def _lines_backbone(r: dict):
@@ -499,7 +577,12 @@ def _measure(args) -> dict:
         r["model"] = model_cost(model, d["patch_size"], device)
         show(r, "model")
         batches = train_batches(images, torch.from_numpy(ds.mos).to(device), cfg, WARMUP + args.steps)
-        r["train"] = train_step(model, forward, batches, t, args.steps, device)
+        set_matmul_precision(t["precision"])
+        if args.pack > 1:
+            r["train"] = train_pack(cfg, batches, args.steps, device, args.pack)
+        else:
+            r["train"] = train_step(model, forward, batches, t, args.steps, device)
+        r["mfu"] = utilisation(r, device)
         show(r, "train")
         if device.type == "cuda" or args.bare_backbone:
             r["backbone"] = bare_backbone(model, batches, t, args.steps, device)
@@ -511,4 +594,6 @@ def _measure(args) -> dict:
         show(r, "eval")
     r["memory"] = memory()
     show(r, "memory")
+    if args.json:
+        write_entry(Path(args.json), r)
     return r

@@ -30,6 +30,7 @@ SPECIAL_TABLES = {
     "ablation": ("forward_path", "Forward ablation: each component added in turn"),
     "controls": ("controls", "Controls: an A/A rerun (true effect zero) and a planted effect (known to hurt)"),
     "selection": ("selection_gap", "Selection optimism: test-selected minus validation-selected SRCC"),
+    "precision": ("precision", "Precision: bf16 autocast and TF32 against fp32, paired, with a TOST equivalence test"),
 }
 # Captions of the usual comparison tables; any other list under `tables:` is a comparison table too.
 CAPTIONS = {

@@ -1,4 +1,4 @@
-"""`iqa` command line: train, evaluate, predict, score, models, make-synthetic, aggregate, audit, reproduce,
+"""`iqa` command line: train, pack, evaluate, predict, score, models, make-synthetic, aggregate, audit, reproduce,
 plan, bench, complexity."""
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ def cmd_train(args) -> None:
     t = metrics["test"]
     print(f"{metrics['run_id']}: test SRCC {t['srcc']:.4f} PLCC {t['plcc']:.4f} "
           f"({t['n_images']} images, {metrics['provenance']['wall_seconds']:.1f}s) -> {args.out}/metrics.json")
+
+
+def cmd_pack(args) -> None:
+    from . import config as config_mod
+    from .pack import train_pack
+
+    if len(args.config) != len(args.out):
+        raise ValueError(f"give one --out per config: {len(args.config)} configs, {len(args.out)} --out")
+    cfgs = [config_mod.load(path, args.set) for path in args.config]
+    for out, m in zip(args.out, train_pack(cfgs, args.out)):
+        t = m["test"]
+        print(f"{m['run_id']}: test SRCC {t['srcc']:.4f} PLCC {t['plcc']:.4f} ({t['n_images']} images) -> "
+              f"{out}/metrics.json")
 
 
 def cmd_evaluate(args) -> None:
@@ -190,11 +203,11 @@ def cmd_plan(args) -> int:
         return 0
     text, table = plan(args.config, bench_json=args.bench_json, throughput=args.throughput,
                        from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
-                       setup_minutes=args.setup_minutes)
+                       setup_minutes=args.setup_minutes, packs=args.pack)
     print(text)
     if args.adaptive:
         from .power import adaptive_projection
-        from .study import load as load_study, rehearse
+        from .study import load_study, rehearse
 
         if args.sd is None:
             raise ConfigError("--adaptive needs --sd: the per-split SD of an SRCC difference")
@@ -221,6 +234,17 @@ def add_bench_arguments(p) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
     p.add_argument("--bare-backbone", action="store_true",
                    help="also time the bare backbone on CPU (always done on CUDA)")
+    p.add_argument("--precision", default="bf16", choices=["fp32", "tf32", "bf16"],
+                   help="CUDA arithmetic of (c) and (d): fp32, TF32 matmuls and convolutions, or bf16 autocast "
+                        "(a CPU runs fp32)")
+    p.add_argument("--pack", type=int, default=1, metavar="K",
+                   help="(c) steps K models in turn, each with its own optimiser and CUDA stream, as a pack of "
+                        "K runs trains; its figure is the pack's total")
+    p.add_argument("--peak-tflops", type=float,
+                   help="the device's peak TFLOP/s at this precision for the MFU (default: data sheet of known "
+                        "GPUs, or a CPU's cores x clock x vector FMA width)")
+    p.add_argument("--json", metavar="FILE",
+                   help="add this measurement to a throughput file (`iqa plan --bench-json FILE`)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -275,9 +299,24 @@ def add_reproduce_parser(sub) -> None:
 
 
 def add_plan_parser(sub) -> None:
-    s = sub.add_parser("plan", help="jobs, hours and SLURM runtimes of a study from a measured throughput",
+    s = sub.add_parser("plan", help="jobs, hours and SLURM runtimes of a study, and the GPU-hours of each option",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Estimates each run's time from its work (epochs x training patches + "
-                                   "evaluation) and a measured throughput; see docs/reproducibility.md.")
+                                   "evaluation) and a measured throughput; see docs/reproducibility.md.\n\n"
+                                   "Then prices the options, for the whole grid, in GPU-hours (CPU-hours for a "
+                                   "CPU study):\n"
+                                   "  precision  fp32, tf32 (TF32 matmuls and convolutions) and bf16 (autocast), "
+                                   "each\n"
+                                   "             wherever --bench-json has a figure at it (train.precision in "
+                                   "a study)\n"
+                                   "  packing    an experiment's splits, K runs to a job: start-up once per job, "
+                                   "and the\n"
+                                   "             pack's total throughput when --bench-json has one measured at "
+                                   "`pack: K`\n"
+                                   "             (`iqa bench --pack K`), else a lone run's (the study's "
+                                   "`packing:`)\n"
+                                   "An option priced from another precision's or a lone run's figure is "
+                                   "counted under not_measured.")
     s.add_argument("config", nargs="+", help="study config (config.yaml, config/koniq10k.yaml), or several "
                                              "merged in order as snakemake --configfile does "
                                              "(config/koniq10k.yaml config/rehearsal.yaml)")
@@ -306,6 +345,9 @@ def add_plan_parser(sub) -> None:
                         "comparison is unresolved, up to the study's splits; needs --sd")
     s.add_argument("--margin", type=float, default=0.0,
                    help="with --adaptive: a comparison whose interval lies inside +-MARGIN stops too (default 0)")
+    s.add_argument("--pack", type=int, nargs="+", metavar="K",
+                   help="runs per job to price (default: 1, the study's packing.runs and every pack size "
+                        "in --bench-json)")
     s.set_defaults(func=cmd_plan)
 
 
@@ -317,6 +359,14 @@ def add_run_parsers(sub) -> None:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     add_device_argument(s, run_config=True)
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("pack", help="train and test several runs in one process, a step of each in turn",
+                       description="Each run as `iqa train` trains it alone (same numbers on a CPU); one start-up, "
+                                   "and on a GPU the runs' steps side by side. See iqa/pack.py.")
+    s.add_argument("config", nargs="+", help="YAML run configs")
+    s.add_argument("--out", action="append", required=True, help="run folder, once per config, in order")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
+    s.set_defaults(func=cmd_pack)
 
     s = sub.add_parser("evaluate", help="re-test a trained model")
     s.add_argument("checkpoint", help="a run's model.safetensors")

@@ -111,8 +111,8 @@ SCHEMA: dict = {
                                "learning) | reversed (min + max - MOS: must invert the ranking)",
                       choices=("given", "shuffled", "reversed")),
         "device": Key("auto", "auto | cpu | cuda", choices=("auto", "cpu", "cuda"), hashed=False),
-        "precision": Key("bf16", "bf16 autocast on CUDA, or fp32 (CPU always runs fp32)",
-                         choices=("bf16", "fp32")),
+        "precision": Key("bf16", "bf16 autocast on CUDA, tf32 (fp32 with TF32 matmuls and convolutions on "
+                                 "CUDA), or fp32 throughout (a CPU always runs fp32)", choices=("bf16", "tf32", "fp32")),
         "compile": Key(False, "torch.compile the model", hashed=False),
         "keep_checkpoint": Key(False, "keep checkpoint.pt once the run has finished (it is needed only to resume; "
                                       "about 4x the model file with Adam's moments)", hashed=False),

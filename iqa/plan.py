@@ -12,6 +12,11 @@ image). Times come from a measured throughput, in patches per second:
                   the format), matched by model, size, precision and batch;
   --throughput    one training-step figure for every run.
 
+A bench entry may carry `pack: K`: K runs stepped in turn in one process (`iqa bench --pack K`), its
+figures the pack's total patches/s. `options` prices the whole grid under each precision and pack size:
+start-up once per job, and a pack's GPU time from its measured total, or, unmeasured, from the figure
+of a run alone (no gain assumed beyond start-up).
+
 Evaluation runs forward only; without a measured evaluation figure it is taken as `EVAL_FACTOR` x the
 training figure (forward+backward+update costs 3-7x a forward in docs/benchmarks.md; 3 is the slow end).
 With early stopping (`train.patience`) a run may stop before `epochs`: the estimate is an upper bound.
@@ -104,20 +109,21 @@ def bench_throughput(path: str | Path) -> list[dict]:
     return [{**e, "source": f"{Path(path).name}, {data.get('device', 'device not named')}"} for e in entries]
 
 
-def pick_throughput(cfg: dict, entries: list[dict], fallback: float | None) -> dict:
-    """The entry for this run's model and size (same precision and batch preferred), else the fallback."""
+def pick_throughput(cfg: dict, entries: list[dict], fallback: float | None, pack: int = 1) -> dict:
+    """The entry for this run's model and size (same precision, pack size and batch preferred), else the
+    fallback. Without a figure measured at `pack`, a run alone's."""
     m, t = cfg["model"], cfg["train"]
-    same = [e for e in entries if (e["model"], e["size"]) == (m["name"], m["size"])]
-    same.sort(key=lambda e: (e.get("precision", t["precision"]) != t["precision"],
+    same = [e for e in entries if (e["model"], e["size"]) == (m["name"], m["size"]) and e.get("pack", 1) in (1, pack)]
+    same.sort(key=lambda e: (e.get("precision", t["precision"]) != t["precision"], e.get("pack", 1) != pack,
                              e.get("batch_size", t["batch_size"]) != t["batch_size"]))
     if same:
         e = same[0]
         off = [f"{k} {e[k]}" for k in ("precision", "batch_size") if k in e and e[k] != t[k]]
-        return {**e, "note": f"measured at {', '.join(off)}" if off else ""}
+        return {**e, "pack": e.get("pack", 1), "note": f"measured at {', '.join(off)}" if off else ""}
     if fallback is None:
         raise DataError(f"no throughput for {m['name']} {m['size']}: measure it (docs/throughput.py) or pass "
                         f"--throughput")
-    return {"train_patches_per_s": fallback, "source": "--throughput", "note": ""}
+    return {"train_patches_per_s": fallback, "source": "--throughput", "note": "", "pack": 1}
 
 
 def suggest_runtime(minutes: float) -> int:
@@ -126,18 +132,24 @@ def suggest_runtime(minutes: float) -> int:
 
 
 def estimate(study: Study, entries: list[dict], fallback: float | None, eval_throughput: float | None,
-             images: int | None, setup_minutes: float) -> pd.DataFrame:
+             images: int | None, setup_minutes: float, precision: str | None = None, pack: int = 1) -> pd.DataFrame:
     """One row per experiment: work per run, throughput, minutes per run, the distinct runs it adds
-    (a run shared with an earlier experiment is counted there), their hours and a SLURM runtime."""
+    (a run shared with an earlier experiment is counted there), their hours and a SLURM runtime.
+
+    `precision` prices every run at that precision instead of its own; `pack` > 1 the device time a run
+    takes in a pack of that many (`gpu_min`: the pack's measured total throughput shared among its runs)."""
     owner = {rid: study.experiments_of(rid)[0] for rid in study.runs}  # the first declared names a shared run
     cache: dict = {}
     rows = []
     for name, cfg in study.experiments.items():
+        if precision is not None:
+            cfg = {**cfg, "train": {**cfg["train"], "precision": precision}}
         sizes = part_sizes(cfg, images, cache)
         work = run_work(cfg, sizes)
-        tp = pick_throughput(cfg, entries, fallback)
+        tp = pick_throughput(cfg, entries, fallback, pack)
         eval_rate = tp.get("eval_patches_per_s") or eval_throughput or EVAL_FACTOR * tp["train_patches_per_s"]
-        minutes = setup_minutes + (work["train"] / tp["train_patches_per_s"] + work["eval"] / eval_rate) / 60
+        work_minutes = (work["train"] / tp["train_patches_per_s"] + work["eval"] / eval_rate) / 60
+        minutes = setup_minutes + work_minutes
         new = sum(owner[rid] == name for rid in set(study.cells[name].values()))
         t = cfg["train"]
         rows.append({
@@ -148,7 +160,28 @@ def estimate(study: Study, entries: list[dict], fallback: float | None, eval_thr
             "patch_per_s": tp["train_patches_per_s"], "min_per_run": minutes, "new_runs": new,
             "hours": new * minutes / 60, "slurm_min": suggest_runtime(minutes),
             "throughput_from": tp["source"] + (f" ({tp['note']})" if tp["note"] else ""),
+            "gpu_min": work_minutes, "measured": not tp["note"] and tp["pack"] == pack,
         })
+    return pd.DataFrame(rows)
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def options(study: Study, entries: list[dict], fallback: float | None, eval_throughput: float | None,
+            images: int | None, setup_minutes: float, packs: list[int]) -> pd.DataFrame:
+    """The whole grid's hours under each precision (every run at it) and pack size (an experiment's
+    splits, `packs` runs to a job): start-up once per job plus each run's device time."""
+    measured = [p for p in PRECISIONS if any(e.get("precision") == p for e in entries)] or [None]
+    rows = []
+    for precision in measured:
+        for pack in packs:
+            table = estimate(study, entries, fallback, eval_throughput, images, setup_minutes, precision, pack)
+            jobs = int(sum(math.ceil(n / pack) for n in table["new_runs"]))
+            hours = (jobs * setup_minutes + (table["new_runs"] * table["gpu_min"]).sum()) / 60
+            guessed = table.loc[~table["measured"] & (table["new_runs"] > 0), "experiment"]
+            rows.append({"precision": precision or "as configured", "runs_per_job": pack, "jobs": jobs,
+                         "hours": hours, "not_measured": len(guessed)})
     return pd.DataFrame(rows)
 
 
@@ -159,7 +192,7 @@ def describe(study_cfg: dict, study: Study, table: pd.DataFrame, config_name: st
     jobs = len(study.experiments) * len(study.splits)
     lines = [f"plan for {config_name}: {len(study.experiments)} experiments x {len(study.splits)} splits = "
              f"{jobs} jobs, {len(study.runs)} distinct runs after dedupe"]
-    shown = table.drop(columns=["throughput_from"]).rename(columns={"hours": unit})
+    shown = table.drop(columns=["throughput_from", "gpu_min", "measured"]).rename(columns={"hours": unit})
     lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     sources = table.groupby("throughput_from", sort=False)["experiment"]
     lines.append("throughput from " + "; ".join(
@@ -200,6 +233,13 @@ def disk_line(study_cfg: dict, study: Study, images: int | None) -> str:
             f"decoded-image cache {b['cache'] / 1e9:,.1f} GB{kept}")
 
 
+def describe_options(opts: pd.DataFrame, unit: str) -> str:
+    shown = opts.rename(columns={"hours": unit})
+    return ("options, the whole grid (every run at that precision; an experiment's splits, runs_per_job to a "
+            "job; not_measured: experiments priced from another precision's or a lone run's figure):\n"
+            + shown.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+
+
 def check(config_paths) -> list[str]:
     """`iqa plan --check`: the workflow's pre-flight checks (data, weights, disk) over every run and score."""
     study_cfg = rehearse(load_study(config_paths))
@@ -211,7 +251,7 @@ def check(config_paths) -> list[str]:
 
 
 def plan(config_path, *, bench_json=None, throughput=None, from_results=None, images=None,
-         eval_throughput=None, setup_minutes: float = 2.0) -> tuple[str, pd.DataFrame]:
+         eval_throughput=None, setup_minutes: float = 2.0, packs: list[int] | None = None) -> tuple[str, pd.DataFrame]:
     """The printed plan and its table for a study config (or several, merged in order)."""
     if bench_json is None and throughput is None and from_results is None:
         raise ConfigError("give a throughput: --from-results DIR, --bench-json FILE or "
@@ -226,4 +266,8 @@ def plan(config_path, *, bench_json=None, throughput=None, from_results=None, im
     table = estimate(study, entries, throughput, eval_throughput, images, setup_minutes)
     name = " + ".join(map(str, config_path)) if isinstance(config_path, (list, tuple)) else str(config_path)
     text = describe(study_cfg, study, table, name) + "\n" + disk_line(study_cfg, study, images)
-    return text, table
+    if packs is None:  # a run alone, the study's packing and every pack size measured
+        packs = {1, (study_cfg.get("packing") or {}).get("runs", 1)} | {e.get("pack", 1) for e in entries}
+    opts = options(study, entries, throughput, eval_throughput, images, setup_minutes, sorted(packs))
+    unit = "GPU-h" if ((study_cfg.get("resources") or {}).get("train") or {}).get("gpu") else "CPU-h"
+    return text + "\n" + describe_options(opts, unit), table

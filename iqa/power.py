@@ -206,9 +206,9 @@ def describe(study_cfg: dict, table: pd.DataFrame, config_name: str) -> str:
 
 def power_plan(config_paths, **kwargs) -> tuple[str, pd.DataFrame]:
     """The printed power table of a study (one YAML file, or several merged in order)."""
-    from .study import load, rehearse
+    from .study import load_study, rehearse
 
-    study_cfg = rehearse(load(config_paths))
+    study_cfg = rehearse(load_study(config_paths))
     table = power_table(study_cfg, **kwargs)
     name = config_paths if isinstance(config_paths, str) else " ".join(map(str, config_paths))
     return describe(study_cfg, table, name), table

@@ -10,7 +10,7 @@ import numpy as np
 from . import catalogue, paperform, tables
 from .errors import DataError
 from .runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
-from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
+from .stats import cell, equivalence, holm, interaction, mean_difference, paired_delta, shapley
 from .study import expand
 
 
@@ -329,6 +329,8 @@ def recompute_cell(results: Path, c: dict) -> float | None:
         return cell(stat, values(c["runs"]))
     if stat == "ceiling_share":
         return cell("median", values(c["runs"])) / top[metric]
+    if stat == "tost_p":
+        return equivalence(np.subtract(values(c["runs"]), values(c["ref_runs"])), c["margin"])["p"]
     pool = None
     if c.get("claim") == "population" and len(c["runs"]) > 1:
         from .claim import paired_pool_variance

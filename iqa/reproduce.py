@@ -78,8 +78,8 @@ def device_class(prov: dict, now: dict, precision: str = "fp32") -> tuple[bool, 
         was, is_ = prov.get("gpu_model") or prov.get("device"), now["gpu_model"] or now["device"]
         why.append(f"device {was} -> {is_}")
     # a CPU computes in fp32 whatever the config says
-    arithmetic = [("bf16 autocast" if str(d).startswith("cuda") and precision == "bf16" else "fp32")
-                  for d in (prov.get("device"), now["device"])]
+    arithmetic = [({"bf16": "bf16 autocast", "tf32": "TF32"}.get(precision, "fp32") if str(d).startswith("cuda")
+                   else "fp32") for d in (prov.get("device"), now["device"])]
     if arithmetic[0] != arithmetic[1]:
         why.append(f"arithmetic {arithmetic[0]} -> {arithmetic[1]}")
     for key in ("cpu_model", "torch_threads"):

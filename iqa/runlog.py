@@ -9,18 +9,28 @@ from pathlib import Path
 log = logging.getLogger("iqa")
 
 
-def setup_logging(out: Path) -> None:
-    log.setLevel(logging.INFO)
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
+def setup_logging(out: Path, echo: Path | None = None) -> list[logging.Handler]:
+    """Send the log to out/train.log and echo it to stderr (or to the file `echo`); return the handlers,
+    which `use_log` puts back when runs of a pack take turns. The caller closes them (`close_log`)."""
     fh = logging.FileHandler(out / "train.log")
     fh.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-    log.addHandler(fh)
-    sh = logging.StreamHandler(sys.stderr)
+    sh = logging.FileHandler(echo) if echo is not None else logging.StreamHandler(sys.stderr)
     sh.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(sh)
+    use_log([fh, sh])
+    return [fh, sh]
+
+
+def use_log(handlers: list[logging.Handler]) -> None:
+    log.setLevel(logging.INFO)
+    log.handlers[:] = handlers
     log.propagate = False
+
+
+def close_log(handlers: list[logging.Handler]) -> None:
+    for h in handlers:
+        if h in log.handlers:
+            log.removeHandler(h)
+        h.close()
 
 
 class Progress:

@@ -253,3 +253,24 @@ def cell(stat: str, values, ref=None, *, n_train: int | None = None, n_test: int
             raise ValueError(f"statistic {stat!r} needs the paired reference values")
         return paired_delta(v, ref, n_train, n_test, pool_variance)[stat]
     raise ValueError(f"unknown statistic {stat!r}")
+
+
+def equivalence(d, margin: float) -> dict:
+    """TOST: two one-sided paired t tests that the mean of per-split differences `d` lies inside
+    (-margin, margin). p (the larger one-sided p) below 0.05 says equivalent at that margin: the 90% CI
+    of the mean is inside it. The same model as `mean_difference` (independent resplits); NaN without
+    two finite differences. Differences identical on every split (no spread) are equivalent exactly when
+    they are inside the margin."""
+    d = _per_split(d, "differences")
+    j = len(d)
+    out = {"margin": margin, "p": math.nan, "n_pairs": j}
+    if j < 2 or not np.isfinite(d).all():
+        return out
+    mean, se = float(d.mean()), float(d.std(ddof=1)) / math.sqrt(j)
+    if se <= IDENTICAL_RTOL * max(1.0, float(np.abs(d).max())):
+        out["p"] = 0.0 if abs(mean) < margin else 1.0
+        return out
+    p_below = stats.t.sf((mean + margin) / se, j - 1)  # H0: mean <= -margin
+    p_above = stats.t.cdf((mean - margin) / se, j - 1)  # H0: mean >= +margin
+    out["p"] = float(max(p_below, p_above))
+    return out

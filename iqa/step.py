@@ -1,6 +1,8 @@
 """One optimisation step, shared by training and `iqa bench`: batch in, loss out, weights updated."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .device import autocast
@@ -24,17 +26,26 @@ class Stepper:
         self.forward, self.params, self.opt, self.t, self.device = forward, list(params), opt, t, device
         self.loss_fn = get_loss(t["loss"])
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, where: str = "") -> float:
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One update; the loss stays where it was computed (reading it on a GPU waits for the step)."""
         with autocast(self.device, self.t["precision"]):
             pred, _ = self.forward(x)
         loss = self.loss_fn(pred.float(), y)
         if self.t["ranking_loss_weight"]:
             loss = loss + self.t["ranking_loss_weight"] * ranking_loss(pred.float(), y)
-        if not torch.isfinite(loss):
-            raise TrainingError(f"loss is {loss.item()}{where}: lower train.lr or check the labels")
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.t["grad_clip"] is not None:
             torch.nn.utils.clip_grad_norm_(self.params, self.t["grad_clip"])
         self.opt.step()
-        return loss.item()
+        return loss.detach()
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, where: str = "") -> float:
+        loss = self.step(x, y).item()
+        check_loss(loss, where)
+        return loss
+
+
+def check_loss(loss: float, where: str = "") -> None:
+    if not math.isfinite(loss):
+        raise TrainingError(f"loss is {loss}{where}: lower train.lr or check the labels")

@@ -17,7 +17,7 @@ import pandas as pd
 from . import config as config_mod
 from .claim import delta_note, paired_pool_variance, shapley_pool_variance, study_claim
 from .record import sha256_file
-from .stats import cell, holm, interaction, mean_difference, paired_delta, shapley
+from .stats import cell, equivalence, holm, interaction, mean_difference, paired_delta, shapley
 from .study import Study, sweep_name, synthetic_datasets
 
 METRICS = ("srcc", "plcc")
@@ -236,6 +236,24 @@ def cost_columns(t: Table, b: Builder, row: str, experiment: str) -> None:
         vals = [b.runs[r]["metrics"]["provenance"].get(key) for r in ids]
         vals = [x for x in vals if x is not None]
         t.put(row, col, cell("mean", vals) * scale if vals else np.nan, ids, "mean", key, scale=scale)
+
+
+EQUIVALENCE_MARGIN = 0.002  # test SRCC: a faster precision counts as the same when it moves SRCC less than this
+
+
+def precision(spec, b: Builder) -> Table:
+    """A comparison against the first row (fp32), plus TOST: is each row within EQUIVALENCE_MARGIN of it?"""
+    t = comparison(spec, b)
+    rows = _declared(b, spec)
+    for e in rows[1:]:
+        a, r = b.split_runs(e), b.split_runs(rows[0])
+        ks = sorted(set(a) & set(r))
+        res = equivalence([b.value(a[k], "srcc") - b.value(r[k], "srcc") for k in ks], EQUIVALENCE_MARGIN)
+        t.put(e, f"p_tost_vs_{rows[0]}", res["p"], [a[k] for k in ks], "tost_p", "srcc", [r[k] for k in ks],
+              margin=EQUIVALENCE_MARGIN)
+    t.note(f"p_tost: two one-sided paired t tests (TOST) that the mean test-SRCC difference to {rows[0]} lies "
+           f"within +-{EQUIVALENCE_MARGIN:g}; p < 0.05 says equivalent at that margin (its 90% CI inside it).")
+    return t
 
 
 def forward_path(spec, b: Builder) -> Table:

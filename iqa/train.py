@@ -10,6 +10,9 @@ original HyperIQA code did (optimistic; such runs are marked in every table).
 
 Every epoch draws its patches and dropout from generators seeded by (seed, epoch), and the
 checkpoint carries the RNG state, so a resumed run ends with the same numbers as an uninterrupted one.
+
+A run is a generator (`run_steps`) that yields after each step: `train` steps one to its end, a pack
+(`iqa.pack`) steps several in turn in one process.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import torch
 from . import config as config_mod
 from .checkpoint import Checkpoint, Interrupted, preemption_signals
 from .crops import train_positions
-from .device import resolve_device
+from .device import resolve_device, set_matmul_precision
 from .errors import TrainingError
 from .evaluate import evaluate_part
 from .models.builder import build_model
@@ -31,21 +34,63 @@ from .optim import make_optimizer
 from .pipeline import load_parts
 from .provenance import run_provenance
 from .record import finished, save_model, write_history, write_metrics, write_predictions
-from .runlog import Progress, log, setup_logging
-from .step import Stepper, make_batch
+from .runlog import Progress, close_log, log, setup_logging, use_log
+from .step import Stepper, check_loss, make_batch
 
 
 def train(cfg: dict, out: str | Path) -> dict:
     """Run one training job to completion (resuming if a checkpoint is there); return its metrics."""
+    with preemption_signals() as caught:
+        metrics = to_end(run_steps(cfg, out, caught))
+    drop_checkpoint(cfg, out)
+    return metrics
+
+
+def drop_checkpoint(cfg: dict, out: str | Path) -> None:
+    """A finished run's checkpoint.pt is needed only to resume (Swin-B's is about 1.4 GB): deleted unless
+    `train.keep_checkpoint`. Called once the job's runs have all finished (a pack's sibling may still fail,
+    and Snakemake then deletes every metrics.json of the pack: the rerun re-tests from the checkpoints)."""
+    if not cfg["train"]["keep_checkpoint"]:
+        (Path(out) / "checkpoint.pt").unlink(missing_ok=True)
+
+
+def to_end(steps) -> dict:
+    """Step a `run_steps` generator to its end; its metrics."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def run_steps(cfg: dict, out: str | Path, caught: dict, echo: Path | None = None, own_stream: bool = False):
+    """One run as a generator: it yields after every optimisation step and returns the run's metrics.
+
+    `caught` is `preemption_signals()`'s dict; `echo` a file for the log lines that otherwise go to
+    stderr. While it runs, a run owns what torch and the log hold process-wide (`Turn`), so several
+    runs can take turns in one process (`iqa.pack`), each computing what it computes alone.
+    """
     out = Path(out)
     metrics = finished(out, cfg)
     if metrics is not None:  # a finished run is never retrained, nor its outputs overwritten
         return metrics
     out.mkdir(parents=True, exist_ok=True)
-    setup_logging(out)
+    device = resolve_device(cfg["train"]["device"])
+    handlers = setup_logging(out, echo)
+    turn = Turn(device, cfg["train"]["precision"], handlers, own_stream)
+    try:
+        turn.resume()
+        return (yield from run(cfg, out, caught, turn))
+    finally:
+        turn.end()
+        close_log(handlers)
+
+
+def run(cfg: dict, out: Path, caught: dict, turn: "Turn"):
+    """`run_steps` once the run's log and process-wide state are set up."""
     started = dt.datetime.now(dt.timezone.utc)
     t, d = cfg["train"], cfg["data"]
-    device = resolve_device(t["device"])
+    device = turn.device
     log.info(f"run {config_mod.run_id(cfg)} on {device}; output {out}")
 
     parts, data_info = load_parts(cfg, device)
@@ -68,13 +113,12 @@ def train(cfg: dict, out: str | Path) -> dict:
     steps = math.ceil(len(parts["train"]["keys"]) * d["train_patches"] / t["batch_size"])
     progress = Progress(t["epochs"], steps, t["log_every"])
 
-    with preemption_signals() as caught:
-        while state["epoch"] < t["epochs"] and not stopped_early(state, t):
-            run_epoch(state, parts["train"], stepper, cfg, steps, progress, ckpt, rng, caught)
-            rng = None
-            sched.step()
-            select_epoch(state, forward, model, parts, cfg, out, opt)
-            ckpt.save(state)
+    while state["epoch"] < t["epochs"] and not stopped_early(state, t):
+        yield from run_epoch(state, parts["train"], stepper, cfg, steps, progress, ckpt, rng, caught, turn)
+        rng = None
+        sched.step()
+        select_epoch(state, forward, model, parts, cfg, out, opt)
+        ckpt.save(state)
 
     if state["best_epoch"] < 0:
         raise TrainingError("no epoch finished; nothing to test")
@@ -93,14 +137,43 @@ def train(cfg: dict, out: str | Path) -> dict:
                "epochs_run": len(state["history"]),
                "provenance": run_provenance(cfg, model, device, data_info, state["history"], steps, started)}
     write_metrics(out, metrics)
-    if not t["keep_checkpoint"]:  # finished: nothing left to resume, and Swin-B's is about 1.4 GB
-        ckpt.path.unlink(missing_ok=True)
     return metrics
 
 
+class Turn:
+    """What a run sets process-wide: torch's RNG streams, the log's handlers, the TF32 flags and, in a
+    pack on a GPU, the CUDA stream its kernels queue on (so the GPU runs the pack's steps side by side).
+    `pause` keeps them when the run yields, `resume` puts them back when it continues."""
+
+    def __init__(self, device: torch.device, precision: str, handlers: list, own_stream: bool):
+        self.device, self.precision, self.handlers = device, precision, handlers
+        self.cuda = device.type == "cuda"
+        self.stream = torch.cuda.Stream(device) if own_stream and self.cuda else None
+        self.rng = None
+
+    def resume(self) -> None:
+        use_log(self.handlers)
+        set_matmul_precision(self.precision)
+        if self.stream is not None:
+            torch.cuda.set_stream(self.stream)
+        if self.rng is not None:
+            torch.set_rng_state(self.rng[0])
+            if self.cuda:
+                torch.cuda.set_rng_state(self.rng[1], self.device)
+
+    def pause(self) -> None:
+        self.rng = (torch.get_rng_state(), torch.cuda.get_rng_state(self.device) if self.cuda else None)
+
+    def end(self) -> None:
+        if self.stream is not None:
+            self.stream.synchronize()
+            torch.cuda.set_stream(torch.cuda.default_stream(self.device))
+
+
 def run_epoch(state: dict, train_part: dict, stepper: Stepper, cfg: dict, steps: int, progress: Progress,
-              ckpt: Checkpoint, rng, caught: dict) -> None:
-    """The optimisation steps of one epoch, from `state['step']`; saves and exits on a preemption signal."""
+              ckpt: Checkpoint, rng, caught: dict, turn: Turn):
+    """The optimisation steps of one epoch, from `state['step']`, yielding after each; saves and exits on a
+    preemption signal."""
     t, d, epoch = cfg["train"], cfg["data"], state["epoch"]
     tic = time.time()
     gen = torch.Generator().manual_seed(cfg["seed"] * 100_003 + epoch)
@@ -111,21 +184,37 @@ def run_epoch(state: dict, train_part: dict, stepper: Stepper, cfg: dict, steps:
         ckpt.continue_rng(rng)
     stepper.forward.train()
     channels_last = ckpt.device.type == "cuda"
+    # Losses are read (on a GPU, a wait for the step) every step on a CPU, at progress lines on a GPU.
+    every = 1 if ckpt.device.type == "cpu" else t["log_every"]
+    losses = []
     for step in range(state["step"], steps):
         sl = slice(step * t["batch_size"], (step + 1) * t["batch_size"])
         x = make_batch(train_part["images"], index[sl], corners[sl], flips[sl], d, channels_last)
         y = train_part["mos"][index[sl].to(ckpt.device)] * t["label_scale"]
-        loss = stepper(x, y, where=f" at epoch {epoch + 1} step {step + 1}")
-        state["epoch_loss"] += loss
-        state["step"] = step + 1
-        progress.step(epoch, step, loss)
+        losses.append(stepper.step(x, y))
+        if (step + 1) % every == 0 or step + 1 == steps or caught["signal"] is not None:
+            read_losses(losses, state, step, epoch, progress)
         if caught["signal"] is not None:
             state["epoch_seconds"] += time.time() - tic
             ckpt.save(state)
             log.info(f"signal {caught['signal']}: checkpoint saved at epoch {epoch + 1} step {step + 1}")
             raise Interrupted(128 + caught["signal"])
+        turn.pause()
+        yield
+        turn.resume()
     progress.end_epoch()
     state["epoch_seconds"] += time.time() - tic
+
+
+def read_losses(losses: list, state: dict, last: int, epoch: int, progress: Progress) -> None:
+    """Add the losses of the steps up to `last` (0-based) to the epoch's, in order; stop at a non-finite one."""
+    first = last + 1 - len(losses)
+    for k, loss in enumerate(torch.stack(losses).tolist()):
+        check_loss(loss, f" at epoch {epoch + 1} step {first + k + 1}")
+        state["epoch_loss"] += loss
+        state["step"] = first + k + 1
+        progress.step(epoch, first + k, loss)
+    losses.clear()
 
 
 def select_epoch(state: dict, forward, model, parts: dict, cfg: dict, out: Path, opt) -> None:

@@ -72,3 +72,18 @@ def test_bench_runs_on_nano_and_prints_every_line(capsys):
     assert len(cuda_lines) == len(CPU_LINES)
     assert "bf16 autocast, channels_last, batch 4): " in cuda_lines[9] and "peak 1.00 GiB" in cuda_lines[9]
     assert cuda_lines[12].startswith("peak memory: training 1.00 GiB GPU")
+
+
+@pytest.mark.slow  # a nano model's train steps, twice over
+def test_bench_pack_reports_mfu_and_writes_the_entry_plan_reads(tmp_path, capsys):
+    from iqa.plan import bench_throughput
+
+    r = bench.run(bench_args("--steps", "1", "--images", "4", "--batch", "4", "--threads", "1", "--pack", "2",
+                             "--peak-tflops", "0.5", "--json", str(tmp_path / "tp.json")))
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("(c)"))
+    assert "batch 4, 2 runs in turn): " in line and "MFU" in line and "--peak-tflops" in line
+    assert r["train"]["items"] == 2 * 4  # one timed step of each model
+    assert r["mfu"]["mfu"] == pytest.approx(r["train"]["per_s"] * 3 * r["model"]["gflops"] / 1e3 / 0.5)
+    entry = bench_throughput(tmp_path / "tp.json")[0]
+    assert (entry["pack"], entry["precision"], entry["batch_size"]) == (2, "fp32", 4)
+    assert entry["train_patches_per_s"] == round(r["train"]["per_s"], 1)

@@ -87,3 +87,28 @@ def _only_swin(tmp_path):
     entry = {"model": "swin_hyperiqa", "size": "nano", "train_patches_per_s": 1.0}
     path.write_text(json.dumps({"throughput": [entry]}))
     return path
+
+
+def test_options_price_each_precision_and_pack_size_from_measured_figures():
+    from iqa.plan import estimate, options
+
+    study = expand(yaml.safe_load(open("config/koniq10k.yaml")))
+    entries = [{**e, "source": "test"} for e in H200["throughput"]] + [
+        {"model": "swin_hyperiqa", "size": "base", "precision": "bf16", "batch_size": 32,
+         "train_patches_per_s": 426.0, "source": "test"},
+        {"model": "swin_hyperiqa", "size": "base", "precision": "bf16", "batch_size": 32, "pack": 4,
+         "train_patches_per_s": 1200.0, "source": "test"}]
+    opts = options(study, entries, 500.0, None, 10_073, 2.0, [1, 4]).set_index(["precision", "runs_per_job"])
+    alone = estimate(study, entries, 500.0, None, 10_073, 2.0, "bf16", 1)
+    assert opts.loc[("bf16", 1), "jobs"] == len(study.runs)
+    assert opts.loc[("bf16", 1), "hours"] == pytest.approx(alone["hours"].sum())  # a job per run: the plain plan
+    packed = estimate(study, entries, 500.0, None, 10_073, 2.0, "bf16", 4)
+    c3 = packed.set_index("experiment").loc["C3"]
+    assert c3["gpu_min"] == pytest.approx((10 * 4533 * 32 / 1200 + (10 * 806 + 2015) * 20 / (3 * 1200)) / 60)
+    assert opts.loc[("bf16", 4), "jobs"] == sum(-(-n // 4) for n in packed["new_runs"])
+    assert opts.loc[("bf16", 4), "hours"] < opts.loc[("bf16", 1), "hours"]
+    # fp32 has no packed figure: packing saves start-up only, and every experiment says so
+    fp32 = estimate(study, entries, 500.0, None, 10_073, 2.0, "fp32", 4)
+    assert opts.loc[("fp32", 4), "not_measured"] == (fp32["new_runs"] > 0).sum()
+    saved = (len(study.runs) - opts.loc[("fp32", 4), "jobs"]) * 2.0 / 60
+    assert opts.loc[("fp32", 1), "hours"] - opts.loc[("fp32", 4), "hours"] == pytest.approx(saved)

@@ -215,3 +215,31 @@ def test_percentile_bootstrap_undercovers(splits):
     r = calibration.coverage(calibration.SCENARIOS["1,000 images, one pool, equal accuracy"], splits, STUDIES,
                              SEED, "percentile bootstrap")
     assert r["coverage"] < 0.93, r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("splits", [3, 5, 10])
+@pytest.mark.parametrize("scenario", ["new pool per study, effect",
+                                      "new pool per study, effect, no run noise"])
+def test_corrected_t_does_not_undercover_a_new_pool(scenario, splits):
+    r = calibration.coverage(calibration.SCENARIOS[scenario], splits, STUDIES, SEED, "corrected resampled t")
+    assert r["coverage"] >= 0.93, r
+
+
+def test_tost_says_equivalent_exactly_when_the_90_percent_ci_is_inside_the_margin():
+    from scipy import stats as sps
+
+    from iqa.stats import equivalence
+
+    rng = np.random.default_rng(0)
+    verdicts = set()
+    for _ in range(300):
+        d = rng.normal(rng.uniform(-0.003, 0.003), 0.001, 10)
+        half = sps.t.ppf(0.95, 9) * d.std(ddof=1) / np.sqrt(10)
+        inside = -0.002 < d.mean() - half and d.mean() + half < 0.002
+        assert (equivalence(d, 0.002)["p"] < 0.05) == inside
+        verdicts.add(inside)
+    assert verdicts == {True, False}
+    assert equivalence([0.0, 0.0, 0.0], 0.002)["p"] == 0.0  # bit-identical runs: equivalent
+    assert equivalence([0.01, 0.01], 0.002)["p"] == 1.0
+    assert np.isnan(equivalence([0.001], 0.002)["p"]) and np.isnan(equivalence([0.0, np.nan], 0.002)["p"])

@@ -50,6 +50,8 @@ def fabricated_study(tmp_path, splits=None):
     cfg["splits"] = splits or cfg["splits"]
     cfg["sweeps"] = {"lr": {"of": "C3", "key": "train.lr", "values": [1e-4, 3e-4]}}
     cfg["complexity"]["experiments"] = ["C0", "C3"]
+    cfg["experiments"]["C3_tf32"] = {"of": "C3", "train": {"precision": "tf32"}}
+    cfg["tables"]["precision"] = ["C3", "C3_tf32"]
     cfg["base"]["data"]["root"] = str(tmp_path / "not-here")  # the fabricated runs' data is nowhere
     study = expand(cfg)
     results = tmp_path / "results"
@@ -106,6 +108,10 @@ def test_every_catalogued_table_and_figure_is_built_and_every_cell_audits(tmp_pa
     assert {"p_vs_C0", "p_holm_vs_C0", "pairs_vs_C0", "val_srcc_median"} <= set(main.columns)
     assert main.loc["C3", "p_holm_vs_C0"] >= main.loc["C3", "p_vs_C0"]
     assert "paired t" in (results / "tables" / "main.tex").read_text()
+    precision = pd.read_csv(results / "tables" / "precision.csv", index_col="row")
+    assert 0 <= precision.loc["C3_tf32", "p_tost_vs_C3"] <= 1 and "TOST" in (results / "tables" / "precision.md").read_text()
+    text, ok = audit(results / "tables" / "precision.csv", "C3_tf32", "p_tost_vs_C3")
+    assert ok, text
     # every numeric cell of every table recomputes from the runs' predictions
     for t in names:
         cells = json.loads((results / "tables" / f"{t}.provenance.json").read_text())["cells"]

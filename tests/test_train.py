@@ -160,3 +160,44 @@ def test_original_hyperiqa_solver_schedule_and_fresh_adam_every_epoch():
     assert all(b == 2e-5 for b, _ in lrs)  # the backbone is never decayed
     expected = [2e-4] * 7 + [2e-5] * 3 + [2e-6] * 3 + [2e-7] * 3
     assert [h for _, h in lrs] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_packed_run_equals_the_same_run_trained_alone(synthetic, learnable, tmp_path):
+    """Runs stepped in turn in one process draw from their own dropout, drop-path and colour-jitter streams."""
+    from safetensors.torch import load_file
+
+    from iqa.pack import train_pack
+
+    random = ["model.drop_path_rate=0.1", "model.hyper_dropout=0.2", "model.target_dropout=0.2",
+              "data.color_jitter=true"]
+    cfgs = [nano_config(synthetic, tmp_path / "cache", set=random),
+            nano_config(synthetic, tmp_path / "cache", set=random + ["seed=1", "data.split_index=1"]),
+            nano_config(learnable, tmp_path / "cache", set=["model.name=hyperiqa_resnet50", "train.epochs=1",
+                                                            "model.multiscale=false", "model.attention_fusion=false"])]
+    alone = [train(cfg, tmp_path / f"alone{i}") for i, cfg in enumerate(cfgs)]
+    packed = train_pack(cfgs, [tmp_path / f"pack{i}" for i in range(3)], [tmp_path / f"echo{i}.log" for i in range(3)])
+    for i, (a, p) in enumerate(zip(alone, packed)):
+        assert p["run_id"] == a["run_id"] and p["test"] == a["test"] and p["val"] == a["val"]
+        assert p["files"]["predictions.csv"] == a["files"]["predictions.csv"]
+        weights = [load_file(str(tmp_path / f"{way}{i}" / "model.safetensors")) for way in ("alone", "pack")]
+        assert all(torch.equal(w, weights[1][k]) for k, w in weights[0].items())  # the file's metadata order varies
+        history = [pd.read_csv(tmp_path / f"{way}{i}" / "history.csv").drop(columns="seconds") for way in ("alone", "pack")]
+        assert history[0].equals(history[1])  # every epoch's loss and validation SRCC; only the time differs
+        train_log = (tmp_path / f"pack{i}" / "train.log").read_text()
+        assert a["run_id"] in train_log and not any(o["run_id"] in train_log for o in alone if o is not a)
+        assert a["run_id"] in (tmp_path / f"echo{i}.log").read_text()
+    assert alone[0]["test"] != alone[1]["test"]
+
+
+def test_a_failing_packed_run_leaves_the_others_finished(synthetic, tmp_path, monkeypatch):
+    from iqa.pack import train_pack
+
+    good = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1"])
+    bad = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1", "train.loss=l2"])
+    from iqa import losses
+
+    monkeypatch.setitem(losses.LOSSES, "l2", lambda pred, y: (pred * float("nan")).mean())
+    with pytest.raises(TrainingError, match="1 of 2 packed runs failed"):
+        train_pack([bad, good], [tmp_path / "bad", tmp_path / "good"], [tmp_path / "bad.log", tmp_path / "good.log"])
+    assert (tmp_path / "good" / "metrics.json").is_file() and not (tmp_path / "bad" / "metrics.json").exists()
+    assert "loss is nan at epoch 1 step 1" in (tmp_path / "bad.log").read_text()

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from iqa import catalogue, config
+from iqa.pack import packs
 from iqa.study import expand
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,14 +44,35 @@ def test_paper_grid_expansion():
     assert study.runs[study.run_ids("C3_test_selected")[0]]["train"]["select"] == "test"
 
 
+def test_packs_hold_each_run_once_by_experiment_or_model_shape():
+    from iqa.errors import ConfigError
+
+    study = expand(load("config.yaml"))
+    by_experiment = packs(study, {"by": "experiment", "runs": 2})
+    assert by_experiment["C3_1"] == study.run_ids("C3")[:2] and "C3_2" not in by_experiment  # 3 splits: 2 + 1 alone
+    assert "A1" not in by_experiment  # A1's runs are C2's, packed there
+    by_model = packs(study, {"by": "model", "runs": 100})
+    assert set(study.run_ids("C3") + study.run_ids("loss_l2")) <= set(by_model["C3"])  # named after its first
+    packed = [rid for rids in by_model.values() for rid in rids]
+    assert sorted(packed) == sorted(study.runs)  # every run once: no shape is alone in this study
+    for rids in by_model.values():
+        assert len({tuple(study.runs[r]["model"][k] for k in ("name", "size", "multiscale", "attention_fusion"))
+                    for r in rids}) == 1
+    assert packs(study, None) == {} == packs(study, {"runs": 1})
+    with pytest.raises(ConfigError, match="packing"):
+        packs(study, {"by": "gpu", "runs": 2})
+
+
 @pytest.mark.slow
 def test_paper_config_dry_run_lists_every_training_job_without_data(tmp_path):
     study = expand(load("config/koniq10k.yaml"))
     r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path), "--configfile", str(REPO / "config/koniq10k.yaml")],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith(("train ", "aggregate ")))
-    assert jobs["train"] == str(len(study.runs)), r.stdout[-1500:]
+    jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith(("train", "aggregate ")))
+    packed = packs(study, load("config/koniq10k.yaml")["packing"])  # a job per pack, and one per other run
+    assert {name for name in jobs if name.startswith("train_pack_")} == {f"train_pack_{p}" for p in packed}
+    assert int(jobs.get("train", 0)) == len(study.runs) - sum(map(len, packed.values())), r.stdout[-1500:]
 
 
 @pytest.mark.slow
@@ -167,8 +189,8 @@ def test_small_workflow_end_to_end_and_audit(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0
-    jobs = [line.split() for line in r.stdout.splitlines() if line.startswith("train ")]
-    assert jobs and jobs[0][1] == "2", r.stdout[-1500:]
+    jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith("train"))
+    assert jobs == {"train_pack_C0": "1"}, r.stdout[-1500:]  # C0's two runs, one pack
 
 
 @pytest.mark.slow
@@ -182,6 +204,7 @@ def test_corrupt_jpeg_fails_its_runs_only_and_a_rerun_finishes_them(tmp_path):
     cfg = small_study()
     cfg["experiments"] = {"C3": {}, "Cbad": {"of": "C3", "data": {"root": str(bad_root)}}}
     cfg["tables"] = {"main": ["C3", "Cbad"], "ablation": ["C3", "Cbad"], "best_of": "C3"}
+    cfg["packing"] = {"by": "experiment", "runs": 2}  # a job per experiment: Cbad's failure is its own
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     run = SNAKEMAKE + ["--cores", "2", "-d", str(tmp_path), "--keep-going"]
 
@@ -223,19 +246,28 @@ def dry_run(*args) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_paper_command_plans_exactly_the_paper_study_from_the_repository_root():
+    from iqa.pack import score_packs
     from iqa.study import cross_dataset_jobs
 
     cfg = load("config/koniq10k.yaml")
     study = expand(cfg)
     jobs = dry_run("--configfile", "config/koniq10k.yaml")
-    assert jobs["train"] == len(study.runs) == 380
-    assert jobs["score"] == len(cross_dataset_jobs(cfg, study)) == 60
+    trained = packs(study, cfg["packing"])  # each pack one job; every run in exactly one
+    assert sum(map(len, trained.values())) + jobs.get("train", 0) == len(study.runs) == 390
+    assert {k for k in jobs if k.startswith("train_pack_")} == {f"train_pack_{p}" for p in trained}
+    scored = score_packs(study, cross_dataset_jobs(cfg, study), cfg["packing"])
+    assert sum(len(rids) for _, rids in scored.values()) + jobs.get("score", 0) == 60
     assert "synthetic_data" not in jobs  # nothing of the demo (its data, its shifted set) leaks in
     assert sorted(k for k in jobs if k.startswith("table_")) == sorted(f"table_{t.name}" for t in catalogue_tables(cfg))
-    assert dry_run("results/tables/ablation.csv", "--configfile", "config/koniq10k.yaml") == {
-        "train": 40, "check_runs": 1, "table_ablation": 1}
-    assert dry_run("results/experiments/C3.json", "--configfile", "config/koniq10k.yaml") == {"train": 10,
-                                                                                             "experiment": 1}
+    # one table: C0..C3 on every split (8 packs of 5 runs), the check of those runs, the table
+    ablation = dry_run("results/tables/ablation.csv", "--configfile", "config/koniq10k.yaml")
+    assert {k for k in ablation if k.startswith("train_pack_")} == {
+        f"train_pack_{p}" for p in trained if set(trained[p]) <= {r for e in ("C0", "C1", "C2", "C3") for r in study.run_ids(e)}}
+    assert sum(len(trained[k.removeprefix("train_pack_")]) for k in ablation if k.startswith("train_pack_")) == 40
+    assert set(ablation) - {k for k in ablation if k.startswith("train_pack_")} == {"check_runs", "table_ablation"}
+    c3 = dry_run("results/experiments/C3.json", "--configfile", "config/koniq10k.yaml")
+    assert sum(len(trained[k.removeprefix("train_pack_")]) for k in c3 if k.startswith("train_pack_")) == 10
+    assert "experiment" in c3
 
 
 def catalogue_tables(cfg):

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from iqa import catalogue
 from iqa.config import ConfigError
+from iqa.pack import packs, score_packs
 from iqa.study import cross_dataset_jobs, expand as expand_study, generated_label_file, rehearse, synthetic_datasets
 
 # A study with a `rehearsal:` section runs at its toy scale everywhere (rules, scripts, aggregation).
@@ -17,8 +18,15 @@ except (ConfigError, ValueError) as e:
 TABLES = [t.name for t in catalogue.tables(config)]
 FIGURES = [f.name for f in catalogue.figures(config)]
 RESOURCES = config["resources"]  # per job kind: train, score, complexity
+try:
+    PACKS = packs(STUDY, config.get("packing"))  # pack name -> run ids trained by one job (iqa/pack.py)
+except ConfigError as e:
+    raise ValueError(f"invalid study config: {e}") from None
+ALONE = sorted(set(STUDY.runs) - {rid for rids in PACKS.values() for rid in rids})
 SYNTHETIC = synthetic_datasets(config, STUDY)  # root -> {n, seed, mix} of every dataset the workflow generates
 CROSS_DATASET = cross_dataset_jobs(config, STUDY)
+SCORE_PACKS = score_packs(STUDY, CROSS_DATASET, config.get("packing"))  # name -> (dataset, run ids)
+SCORED_ALONE = sorted({rid for _, rid in CROSS_DATASET} - {rid for _, rids in SCORE_PACKS.values() for rid in rids})
 
 
 def table_files():
@@ -85,9 +93,9 @@ def preflight_now():
     datasets the workflow generates itself are checked by making them."""
     from iqa.preflight import check, needs
 
-    jobs = list(workflow.dag.needrun_jobs())
-    train = [j.wildcards.run_id for j in jobs if j.rule.name == "train"]
-    scores = [(j.wildcards.dataset, j.wildcards.run_id) for j in jobs if j.rule.name == "score"]
+    outputs = [Path(f).parts for j in workflow.dag.needrun_jobs() for f in j.output]  # packs: many per job
+    train = [p[2] for p in outputs if p[:2] == ("results", "runs") and p[-1] == "metrics.json"]
+    scores = [(p[2], p[3]) for p in outputs if p[:2] == ("results", "scores") and p[-1] == "metrics.json"]
     need = needs(config, STUDY, train, scores, parallel=workflow.nodes or workflow.cores or 1)
     need.data = {root: spec for root, spec in need.data.items() if root not in SYNTHETIC}
     problems = check(config, STUDY, "results", need)

@@ -1,8 +1,15 @@
+COMPLEXITY = (config.get("complexity") or {}).get("experiments", [])
+# With `packing`, one job measures every model (one start-up); without it, a job per model.
+COMPLEXITY_PACKED = bool(config.get("packing")) and len(COMPLEXITY) > 1
+
+
 rule complexity:
     output:
         "results/complexity/{experiment}.json",
+    wildcard_constraints:
+        experiment="(?!)" if COMPLEXITY_PACKED else "[^/]+",
     params:
-        model=lambda wildcards: STUDY.experiments[wildcards.experiment]["model"],
+        models=lambda wildcards: [STUDY.experiments[wildcards.experiment]["model"]],
         spec=config.get("complexity"),
     log:
         "results/logs/complexity/{experiment}.log",
@@ -15,3 +22,24 @@ rule complexity:
         "../../environment.yml"
     script:
         "../scripts/complexity.py"
+
+
+if COMPLEXITY_PACKED:
+
+    rule complexity_pack:
+        output:
+            expand("results/complexity/{experiment}.json", experiment=COMPLEXITY),
+        params:
+            models=[STUDY.experiments[e]["model"] for e in COMPLEXITY],
+            spec=config.get("complexity"),
+        log:
+            "results/logs/complexity/all.log",
+        threads: RESOURCES["complexity"]["threads"]
+        resources:
+            gpu=RESOURCES["complexity"]["gpu"],
+            runtime=RESOURCES["complexity"]["runtime"] * len(COMPLEXITY),
+            mem_mb=RESOURCES["complexity"]["mem_mb"],
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/complexity.py"

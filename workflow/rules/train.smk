@@ -3,6 +3,8 @@ rule train:
         dataset_input,
     output:
         "results/runs/{run_id}/metrics.json",
+    wildcard_constraints:
+        run_id="|".join(re.escape(rid) for rid in ALONE) or "(?!)",  # packed runs are their pack's
     params:
         run=lambda wildcards: STUDY.runs[wildcards.run_id],
     log:
@@ -16,3 +18,30 @@ rule train:
         "../../environment.yml"
     script:
         "../scripts/train.py"
+
+
+# One job per pack (study config `packing`): one process trains its runs, a step of each in turn, and
+# writes each run's outputs and log as a job of its own would. Its runtime is `packing.runtime`, or the
+# sum of its runs'.
+for pack, rids in PACKS.items():
+
+    rule:
+        name:
+            f"train_pack_{pack}"
+        input:
+            sorted({f for rid in rids for f in _generated(STUDY.runs[rid]["data"]["root"])}),
+        output:
+            [f"results/runs/{rid}/metrics.json" for rid in rids],
+        params:
+            runs=[STUDY.runs[rid] for rid in rids],
+        log:
+            [f"results/logs/train_pack/{pack}.log"] + [f"results/logs/train/{rid}.log" for rid in rids],
+        threads: RESOURCES["train"]["threads"]
+        resources:
+            gpu=RESOURCES["train"]["gpu"],
+            runtime=config["packing"].get("runtime", RESOURCES["train"]["runtime"] * len(rids)),
+            mem_mb=RESOURCES["train"]["mem_mb"],
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/train_pack.py"

@@ -1,4 +1,5 @@
-"""Snakemake job: parameters, FLOPs, latency and throughput of one experiment's model, on this machine."""
+"""Snakemake job: parameters, FLOPs, latency and throughput of experiments' models, on this machine, one
+after another."""
 import json
 import sys
 from pathlib import Path
@@ -12,9 +13,9 @@ from iqa.record import atomic_write
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 spec = snakemake.params.spec  # noqa: F821
-model = {**snakemake.params.model, "pretrained": False, "weights": None}  # noqa: F821
-figures = measure(model, resolve_device(spec.get("device", "auto")), spec.get("precision", "fp32"),
-                  spec.get("batch", 32))
-out = Path(snakemake.output[0])  # noqa: F821
-atomic_write(out, lambda tmp: tmp.write_text(json.dumps(figures, indent=2)))
-print(json.dumps(figures, indent=2))
+for model, out in zip(snakemake.params.models, snakemake.output):  # noqa: F821
+    model = {**model, "pretrained": False, "weights": None}
+    figures = measure(model, resolve_device(spec.get("device", "auto")), spec.get("precision", "fp32"),
+                      spec.get("batch", 32))
+    atomic_write(Path(out), lambda tmp: tmp.write_text(json.dumps(figures, indent=2)))
+    print(json.dumps(figures, indent=2))
