@@ -260,6 +260,18 @@ def comparison(spec, t: Table, b) -> PaperTable:
     return p
 
 
+def precision(spec, t: Table, b) -> PaperTable:
+    """The comparison's columns, plus the TOST p that each precision is equivalent to the first row's."""
+    p = comparison(spec, t, b)
+    first = next(iter(t.rows), "")
+    p.headings = p.headings + [f"TOST p vs {first}"]
+    p.align += "r"
+    for line, e in zip([ln for ln in p.lines if ln[0] == "row"], t.rows):
+        v = _get(t, e, f"p_tost_vs_{first}")
+        line[1].append(Cell("--" if v is None else f"{v:.4f}", [f"{e}|p_tost_vs_{first}"]))
+    return p
+
+
 def forward_path(spec, t: Table, b) -> PaperTable:
     rows = list(t.rows)
     headings = ["Configuration", "Model", "AFA", "Attention", "SRCC", "PLCC", "Δ SRCC vs previous [95% CI]"]
