@@ -217,15 +217,6 @@ def test_percentile_bootstrap_undercovers(splits):
     assert r["coverage"] < 0.93, r
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("splits", [3, 5, 10])
-@pytest.mark.parametrize("scenario", ["new pool per study, effect",
-                                      "new pool per study, effect, no run noise"])
-def test_corrected_t_does_not_undercover_a_new_pool(scenario, splits):
-    r = calibration.coverage(calibration.SCENARIOS[scenario], splits, STUDIES, SEED, "corrected resampled t")
-    assert r["coverage"] >= 0.93, r
-
-
 def test_tost_says_equivalent_exactly_when_the_90_percent_ci_is_inside_the_margin():
     from scipy import stats as sps
 
