@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .stats import interaction, pool_variance, shapley, spearman_influence
+from .stats import factorial_row, pool_variance, spearman_influence
 
 CLAIMS = ("dataset", "population")
 WHAT = {
@@ -125,17 +125,11 @@ def shapley_pool_variance(results: Path, cells: dict[frozenset, list[str]], fact
                           cache: dict) -> float:
     """The pool term of a Shapley row (a factor, the total or the interaction): per split it is a fixed
     combination of the cells' SRCCs, so its influence is the same combination of theirs."""
-    top, bottom = frozenset(factors), frozenset()
+    top = frozenset(factors)
     per_split = []
     for k in range(len(cells[top])):
         infl = {on: split_influence(results, {ids[k]: 1.0}, cache) for on, ids in cells.items()}
         index = infl[top].index
         arrays = {on: s.reindex(index).to_numpy(float) for on, s in infl.items()}
-        if row in factors:
-            per = shapley(arrays, factors)[row]
-        elif row.startswith("total"):
-            per = arrays[top] - arrays[bottom]
-        else:
-            per = interaction(arrays, factors)
-        per_split.append(pd.Series(per, index=index))
+        per_split.append(pd.Series(factorial_row(arrays, factors, row), index=index))
     return pool_term(results, per_split, pool_size(results, cells[top][0]))

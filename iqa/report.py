@@ -10,7 +10,7 @@ import numpy as np
 from . import catalogue, paperform, tables
 from .errors import DataError
 from .runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
-from .stats import cell, equivalence, holm, interaction, mean_difference, paired_delta, shapley
+from .stats import cell, equivalence, factorial_row, holm, mean_difference, paired_delta
 from .study import expand
 
 
@@ -358,12 +358,7 @@ def _recompute_shapley(results: Path, c: dict, values) -> float:
 
         runs = {on: [study["cells"][exp][str(k)] for k in ks] for on, exp in cells.items()}
         pools = {name: shapley_pool_variance(results, runs, factors, name, {}) for name in pools}
-    if row in factors:
-        per = shapley(vals, factors)[row]
-    elif row.startswith("total"):
-        per = vals[top] - vals[bottom]
-    else:
-        per = interaction(vals, factors)
+    per = factorial_row(vals, factors, row)
     if c["stat"] == "shapley_share":  # printed only where the total's CI excludes zero
         total = mean_difference(vals[top] - vals[bottom], pool_variance=pools["total"])
         excludes_zero = total["ci_low"] > 0 or total["ci_high"] < 0

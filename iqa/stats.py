@@ -229,6 +229,16 @@ def interaction(values: dict, factors: list[str]) -> np.ndarray:
     return sum((-1) ** (len(factors) - len(on)) * v for on, v in cells.items())
 
 
+def factorial_row(values: dict, factors: list[str], row: str) -> np.ndarray:
+    """Per split, one row of the contributions table: a factor's Shapley value, the total (all on minus
+    none on, a row named `total ...`) or the interaction (any other row)."""
+    if row in factors:
+        return shapley(values, factors)[row]
+    if row.startswith("total"):
+        return values[frozenset(factors)] - values[frozenset()]
+    return interaction(values, factors)
+
+
 def shapley_deltas(values: dict, factors: list[str], n_train: int | None = None,
                    n_test: int | None = None) -> dict[str, dict]:
     """Each factor's mean Shapley value over splits with CI and p (`mean_difference`): per split a Shapley
