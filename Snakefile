@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from iqa.study import check_study, read_study
+from iqa.study.spec import check_study, read_study
 
 min_version("8.0")
 

@@ -15,8 +15,8 @@ grep -A14 "^Job stats" rehearsal.log | head -14
 "$repo/.venv/bin/python" - <<'PY'
 from pathlib import Path
 
-from iqa import catalogue
-from iqa.study import load_study, rehearse
+from iqa.study import catalogue
+from iqa.study.spec import load_study, rehearse
 
 cfg = rehearse(load_study(["config/koniq10k.yaml", "config/rehearsal.yaml"]))
 missing = [f for f in catalogue.files(cfg) if not Path(f).is_file()]

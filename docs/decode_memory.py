@@ -73,8 +73,8 @@ def rss_sampler(peaks: dict, stop: threading.Event) -> None:
 
 def child(root: str, cache: str, shorter_side: int, workers: int | None) -> None:
     """Load and decode in this (fresh) process; print the figures as JSON."""
-    from iqa.data import dataset_hash, decoded_images
-    from iqa.datasets import load_dataset
+    from iqa.data.dataset import dataset_hash, decoded_images
+    from iqa.data.external import load_dataset
 
     ds = load_dataset("spaq", root, shorter_side=shorter_side)
     ds_hash = dataset_hash(ds)
@@ -107,10 +107,10 @@ def score_child(root: str, cache: str, shorter_side: int) -> None:
     import torch
 
     from iqa import config
-    from iqa.data import dataset_hash
-    from iqa.datasets import load_dataset
+    from iqa.data.dataset import dataset_hash
+    from iqa.data.external import load_dataset
     from iqa.models.builder import build_model
-    from iqa.score import SLICE_IMAGES, score_all
+    from iqa.training.score import SLICE_IMAGES, score_all
 
     torch.set_num_threads(1)
     ds = load_dataset("spaq", root, shorter_side=shorter_side)

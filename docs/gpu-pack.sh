@@ -37,9 +37,9 @@ step pack_vs_alone timeout 240 $py - <<'EOF'
 import tempfile, time
 from pathlib import Path
 from iqa import config
-from iqa.pack import train_pack
-from iqa.synthetic import make_synthetic
-from iqa.train import train
+from iqa.training.pack import train_pack
+from iqa.data.synthetic import make_synthetic
+from iqa.training.train import train
 
 tmp = Path(tempfile.mkdtemp())
 root = make_synthetic(tmp / "data", 300, seed=0)
@@ -50,7 +50,7 @@ cfgs = [config.load(None, {"name": f"pack{k}", "seed": k, "model": {"name": "swi
                                      "patience": None, "device": "cuda", "precision": "bf16"}})
         for k in range(3)]
 import torch
-from iqa.pipeline import load_parts
+from iqa.data.pipeline import load_parts
 load_parts(cfgs[0], torch.device("cpu"))  # the decoded-image cache, built once before either is timed
 tic = time.time(); alone = [train(c, tmp / f"alone{k}") for k, c in enumerate(cfgs)]; t_alone = time.time() - tic
 tic = time.time(); packed = train_pack(cfgs, [tmp / f"pack{k}" for k in range(3)]); t_pack = time.time() - tic

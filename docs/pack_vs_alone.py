@@ -24,8 +24,8 @@ import yaml
 from safetensors.torch import load_file
 
 from iqa import config as config_mod
-from iqa.pipeline import load_parts
-from iqa.study import expand
+from iqa.data.pipeline import load_parts
+from iqa.study.spec import expand
 
 
 def children_cpu() -> float:

@@ -18,12 +18,12 @@ import torch
 import yaml
 
 from iqa.config import parse_crops
-from iqa.device import resolve_device, synchronize
-from iqa.evaluate import score_images
+from iqa.core.device import resolve_device, synchronize
+from iqa.training.evaluate import score_images
 from iqa.models.builder import build_model
-from iqa.optim import make_optimizer
-from iqa.step import Stepper, make_batch
-from iqa.study import expand
+from iqa.training.optim import make_optimizer
+from iqa.training.step import Stepper, make_batch
+from iqa.study.spec import expand
 
 
 def networks(study_cfg: dict) -> dict[tuple, tuple[str, dict]]:

@@ -7,12 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, DataError, TrainingError, WeightsMissing
+from iqa.core.errors import ConfigError, DataError, TrainingError, WeightsMissing
 
 
 def cmd_train(args) -> None:
-    from . import config as config_mod
-    from .train import train
+    from iqa import config as config_mod
+    from iqa.training.train import train
 
     cfg = config_mod.load(args.config, [*args.set, *([f"train.device={args.device}"] if args.device else [])])
     metrics = train(cfg, args.out)
@@ -22,8 +22,8 @@ def cmd_train(args) -> None:
 
 
 def cmd_pack(args) -> None:
-    from . import config as config_mod
-    from .pack import train_pack
+    from iqa import config as config_mod
+    from iqa.training.pack import train_pack
 
     if len(args.config) != len(args.out):
         raise ValueError(f"give one --out per config: {len(args.config)} configs, {len(args.out)} --out")
@@ -35,9 +35,9 @@ def cmd_pack(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .evaluate import evaluate_part
-    from .pipeline import load_parts
-    from .record import load_model
+    from iqa.training.evaluate import evaluate_part
+    from iqa.data.pipeline import load_parts
+    from iqa.training.record import load_model
 
     overrides = [*args.set, f"train.device={args.device}"] + ([f"data.root={args.data}"] if args.data else [])
     model, cfg, device = load_model(args.checkpoint, overrides)
@@ -52,10 +52,10 @@ def cmd_predict(args) -> None:
     import pandas as pd
     import torch
 
-    from .crops import image_key
-    from .data import load_image
-    from .evaluate import mos_scores
-    from .record import atomic_write, load_model
+    from iqa.data.crops import image_key
+    from iqa.data.dataset import load_image
+    from iqa.training.evaluate import mos_scores
+    from iqa.training.record import atomic_write, load_model
 
     paths = image_paths(args.images)
     out = Path(args.out) if args.out else None
@@ -98,7 +98,7 @@ def image_paths(args: list[str]) -> list[Path]:
 def cmd_score(args) -> None:
     import yaml
 
-    from .score import score_dataset
+    from iqa.training.score import score_dataset
 
     options = {}
     for text in args.option:
@@ -113,7 +113,7 @@ def cmd_score(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from .models.builder import catalogue
+    from iqa.models.builder import catalogue
 
     print(f"{'model':<20}{'size':<8}{'head':<10}{'backbone':<32}{'input':>6}{'params':>13}{'backbone':>13}"
           f"{'head':>12}")
@@ -123,15 +123,15 @@ def cmd_models(args) -> None:
 
 
 def cmd_make_synthetic(args) -> None:
-    from .synthetic import make_synthetic
+    from iqa.data.synthetic import make_synthetic
 
     out = make_synthetic(args.dir, args.n, args.seed, args.mix)
     print(f"wrote {args.n} images ({args.mix} mix) to {out}")
 
 
 def cmd_aggregate(args) -> None:
-    from .report import aggregate
-    from .study import load_study
+    from iqa.results.aggregate import aggregate
+    from iqa.study.spec import load_study
 
     study_cfg = load_study(args.config)
     names = aggregate(study_cfg, args.results, strict=args.strict, mark_tampered=args.mark_tampered)
@@ -140,8 +140,8 @@ def cmd_aggregate(args) -> None:
 
 def cmd_audit(args) -> int:
     """`iqa audit TABLE ROW COLUMN`, `iqa audit NUMBERS_FILE MACRO` or `iqa audit MACRO [--results DIR]`."""
-    from .numbers import audit_macro
-    from .report import audit
+    from iqa.results.quoted import audit_macro
+    from iqa.results.aggregate import audit
 
     target, rest = args.target, args.rest
     if len(rest) == 2:
@@ -181,13 +181,13 @@ def add_score_arguments(p) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from .reproduce import reproduce
+    from iqa.results.reproduce import reproduce
 
     return reproduce(args.run_id, args.results, args.scratch, args.code, args.device)
 
 
 def cmd_plan(args) -> int:
-    from .plan import check, plan
+    from iqa.study.plan import check, plan
 
     if args.check:
         problems = check(args.config)
@@ -195,7 +195,7 @@ def cmd_plan(args) -> int:
         if problems or not (args.bench_json or args.throughput or args.from_results or args.power):
             return 1 if problems else 0
     if args.power:
-        from .power import power_plan
+        from iqa.study.power import power_plan
 
         text, _ = power_plan(args.config, sd=args.sd, pool_sd=args.pool_sd, from_results=args.from_results,
                              delta=args.delta)
@@ -206,8 +206,8 @@ def cmd_plan(args) -> int:
                        setup_minutes=args.setup_minutes, packs=args.pack)
     print(text)
     if args.adaptive:
-        from .power import adaptive_projection
-        from .study import load_study, rehearse
+        from iqa.study.power import adaptive_projection
+        from iqa.study.spec import load_study, rehearse
 
         if args.sd is None:
             raise ConfigError("--adaptive needs --sd: the per-split SD of an SRCC difference")
@@ -217,7 +217,7 @@ def cmd_plan(args) -> int:
 
 
 def add_bench_arguments(p) -> None:
-    from .models.registry import FAMILIES
+    from iqa.models.registry import FAMILIES
 
     p.add_argument("--model", default="swin_hyperiqa", choices=sorted(FAMILIES))
     p.add_argument("--size", default="nano", help="see `iqa models` (swin: nano..base; resnet50: nano, base)")
@@ -249,13 +249,13 @@ def add_bench_arguments(p) -> None:
 
 
 def cmd_bench(args) -> None:
-    from .bench import run
+    from iqa.measure.bench import run
 
     run(args)
 
 
 def add_complexity_arguments(p) -> None:
-    from .models.registry import FAMILIES
+    from iqa.models.registry import FAMILIES
 
     source = p.add_mutually_exclusive_group()
     source.add_argument("--run-config", metavar="RUN.yaml", help="the model of a run config (YAML)")
@@ -279,7 +279,7 @@ def add_complexity_arguments(p) -> None:
 
 
 def cmd_complexity(args) -> None:
-    from .complexity import run
+    from iqa.measure.complexity import run
 
     run(args)
 
@@ -334,14 +334,14 @@ def add_plan_parser(sub) -> None:
                    help="per job: start-up, decoded-image cache, checkpoints (default 2)")
     s.add_argument("--power", action="store_true",
                    help="instead: the detectable difference of every comparison at 80%% power after Holm, and the "
-                        "splits a difference needs (see iqa/power.py); SDs from --from-results (pilot runs) or --sd")
+                        "splits a difference needs (see iqa/study/power.py); SDs from --from-results (pilot runs) or --sd")
     s.add_argument("--sd", type=float, help="with --power: stated SD of a per-split SRCC difference")
     s.add_argument("--pool-sd", type=float,
                    help="with --power under stats.claim population: stated SD of the pool's own mean difference")
     s.add_argument("--delta", type=float,
                    help="with --power: the SRCC difference to detect (default: the seed's reported step per comparison)")
     s.add_argument("--adaptive", metavar="K0,STEP",
-                   help="also project the adaptive design (iqa/sequential.py): K0 splits, then STEP more while a "
+                   help="also project the adaptive design (iqa/stats/sequential.py): K0 splits, then STEP more while a "
                         "comparison is unresolved, up to the study's splits; needs --sd")
     s.add_argument("--margin", type=float, default=0.0,
                    help="with --adaptive: a comparison whose interval lies inside +-MARGIN stops too (default 0)")
@@ -362,7 +362,7 @@ def add_run_parsers(sub) -> None:
 
     s = sub.add_parser("pack", help="train and test several runs in one process, a step of each in turn",
                        description="Each run as `iqa train` trains it alone (same numbers on a CPU); one start-up, "
-                                   "and on a GPU the runs' steps side by side. See iqa/pack.py.")
+                                   "and on a GPU the runs' steps side by side. See iqa/training/pack.py.")
     s.add_argument("config", nargs="+", help="YAML run configs")
     s.add_argument("--out", action="append", required=True, help="run folder, once per config, in order")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every config")
@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--mix", default="default",
                    help="degradation mix: default | shifted (another mix, for cross-dataset tests; "
-                        "see iqa/synthetic.py)")
+                        "see iqa/data/synthetic.py)")
     s.set_defaults(func=cmd_make_synthetic)
     return p
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
-from .models.registry import FAMILIES, input_size
+from iqa.core.errors import ConfigError
+from iqa.models.registry import FAMILIES, input_size
 
 __all__ = ["ConfigError", "SCHEMA", "DEFAULTS", "load", "merge", "validate", "config_hash", "run_id", "diff"]
 

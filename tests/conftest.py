@@ -1,7 +1,7 @@
 import pytest
 
 from iqa import config
-from iqa.synthetic import make_synthetic
+from iqa.data.synthetic import make_synthetic
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def nano_config(root, cache, **overrides):
 @pytest.fixture(scope="session")
 def nano_run(synthetic, tmp_path_factory):
     """A finished one-epoch nano Swin run (with scale attention) on the shared synthetic set (read-only)."""
-    from iqa.train import train
+    from iqa.training.train import train
 
     base = tmp_path_factory.mktemp("nano_run")
     train(nano_config(synthetic, base / "cache", set=["train.epochs=1"]), base / "run")

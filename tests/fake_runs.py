@@ -1,5 +1,5 @@
 """A results folder of finished runs written without training: seeded predictions whose accuracy depends
-on the run's settings, recorded exactly as `iqa.record` records a real run. For tests of aggregation,
+on the run's settings, recorded exactly as `iqa.training.record` records a real run. For tests of aggregation,
 numbers and audits, which only read what runs wrote."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from iqa import config
-from iqa.metrics import correlations
-from iqa.record import write_history, write_metrics, write_predictions
-from iqa.study import expand
+from iqa.core.metrics import correlations
+from iqa.training.record import write_history, write_metrics, write_predictions
+from iqa.study.spec import expand
 
 N_TEST = 40
 

@@ -3,7 +3,9 @@ import argparse
 import pytest
 import torch
 
-from iqa import bench, config
+from iqa import config
+
+from iqa.measure import bench
 from iqa.cli import add_bench_arguments, main
 from iqa.models.builder import build_model, count_parameters
 
@@ -76,7 +78,7 @@ def test_bench_runs_on_nano_and_prints_every_line(capsys):
 
 @pytest.mark.slow  # a nano model's train steps, twice over
 def test_bench_pack_reports_mfu_and_writes_the_entry_plan_reads(tmp_path, capsys):
-    from iqa.plan import bench_throughput
+    from iqa.study.plan import bench_throughput
 
     r = bench.run(bench_args("--steps", "1", "--images", "4", "--batch", "4", "--threads", "1", "--pack", "2",
                              "--peak-tflops", "0.5", "--json", str(tmp_path / "tp.json")))

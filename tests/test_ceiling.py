@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from iqa.ceiling import ceiling, dataset_ceiling, rating_counts
-from iqa.errors import DataError
+from iqa.stats.ceiling import ceiling, dataset_ceiling, rating_counts
+from iqa.core.errors import DataError
 
 
 def panel(n_images: int, seed: int = 0):

@@ -10,7 +10,7 @@ from PIL import Image
 from iqa import config
 from iqa.cli import build_parser, main
 from iqa.models.builder import build_model
-from iqa.record import save_model
+from iqa.training.record import save_model
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,12 @@ import pytest
 import torch
 import yaml
 
-from iqa import complexity, config
+from iqa import config
+
+from iqa.measure import complexity
 from iqa.cli import main
 from iqa.models.builder import build_model, count_parameters
-from iqa.record import save_model
+from iqa.training.record import save_model
 
 CPU = torch.device("cpu")
 FIGURES = ("parameters", "backbone_parameters", "head_parameters", "gflops", "latency_ms",

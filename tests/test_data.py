@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from iqa import config
-from iqa.data import DataError, dataset_hash, decoded_images, load_koniq, make_split, split_hash
+from iqa.data.dataset import DataError, dataset_hash, decoded_images, load_koniq, make_split, split_hash
 
 
 def write_koniq(root, fmt="scores", n=12, folder="1024x768", size=(1024, 768)):

@@ -17,8 +17,8 @@ from dataset_fixtures import (
 )
 from PIL import Image
 
-from iqa.data import DataError, ResizePolicy, dataset_hash, decoded_images, load_image
-from iqa.datasets import LOADERS, load_dataset
+from iqa.data.dataset import DataError, ResizePolicy, dataset_hash, decoded_images, load_image
+from iqa.data.external import LOADERS, load_dataset
 
 IDS = [f.kind for f in FORMATS]
 

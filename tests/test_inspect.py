@@ -3,10 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iqa.errors import DataError
-from iqa.inspect import choose_images, feature_maps, per_image_attention, stage_activations
-from iqa.record import load_model
-from iqa.synthetic import make_synthetic
+from iqa.core.errors import DataError
+from iqa.results.diagnostics import choose_images, feature_maps, per_image_attention, stage_activations
+from iqa.training.record import load_model
+from iqa.data.synthetic import make_synthetic
 
 
 def test_choose_images_takes_the_best_predicted_image_near_each_percentile():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from iqa import provenance
+from iqa.training import provenance
 
 REPO = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("lockfile", REPO / ".ci" / "lockfile.py")
@@ -86,8 +86,8 @@ def test_environment_records_the_lock_hash_and_every_distribution(tmp_path):
 
 def test_without_matplotlib_the_report_imports_and_figures_name_the_plots_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # None in sys.modules: import raises
-    for module in ("iqa.figures", "iqa.report"):
+    for module in ("iqa.results.figures", "iqa.results.aggregate"):
         monkeypatch.delitem(sys.modules, module, raising=False)
-    importlib.import_module("iqa.report")
+    importlib.import_module("iqa.results.aggregate")
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'iqa\[plots\]'"):
-        importlib.import_module("iqa.figures")
+        importlib.import_module("iqa.results.figures")

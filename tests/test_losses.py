@@ -5,7 +5,7 @@ import torch
 import torch._dynamo  # the first Adam imports it, seconds; paid here at collection, not in a test
 from scipy import stats
 
-from iqa.losses import LOSSES, fidelity_loss, get_loss, hard_rank, ranking_loss, srcc_loss
+from iqa.training.losses import LOSSES, fidelity_loss, get_loss, hard_rank, ranking_loss, srcc_loss
 
 RANKING_TYPE = ("rank", "fidelity", "srcc")
 

@@ -1,7 +1,7 @@
 import numpy as np
 from scipy import stats
 
-from iqa.metrics import correlations
+from iqa.core.metrics import correlations
 
 
 def test_metrics_equal_scipy():

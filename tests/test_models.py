@@ -58,7 +58,7 @@ def test_multiscale_hyper_input_channels():
 
 
 def test_pretrained_without_weights_fails_fast(tmp_path, monkeypatch):
-    from iqa.errors import WeightsMissing
+    from iqa.core.errors import WeightsMissing
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -164,7 +164,7 @@ def test_hyper_dropout_position(head, dropped_at):
 
 
 def test_weights_tag_names_the_tagged_weights(tmp_path, monkeypatch):
-    from iqa.errors import WeightsMissing
+    from iqa.core.errors import WeightsMissing
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -209,7 +209,7 @@ PAPER_COUNTS = {
 def test_every_model_of_the_paper_config_has_the_seeds_parameter_count():
     import yaml
 
-    from iqa.study import expand
+    from iqa.study.spec import expand
 
     study = expand(yaml.safe_load(open("config/koniq10k.yaml")))
     networks = {(m["name"], m["size"], m["head"], m["multiscale"], m["attention_fusion"])

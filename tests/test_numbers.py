@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from iqa.catalogue import Output
+from iqa.study.catalogue import Output
 from iqa.cli import main
-from iqa.errors import DataError
-from iqa.numbers import camel, collect, column_name, format_number
-from iqa.tables import Table
+from iqa.core.errors import DataError
+from iqa.results.quoted import camel, collect, column_name, format_number
+from iqa.results.tables import Table
 
 from fake_runs import small_study, write_study_runs
 
@@ -66,7 +66,7 @@ def test_two_cells_under_one_name_stop_with_both_named():
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    from iqa.report import aggregate
+    from iqa.results.aggregate import aggregate
 
     results = tmp_path_factory.mktemp("numbers") / "results"
     write_study_runs(small_study(), results)

@@ -9,11 +9,19 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.ticker import MaxNLocator
 
-from iqa import catalogue, document, figures, paperform, tables
-from iqa.plotstyle import close, style
-from iqa.report import add_holm, aggregate, audit
-from iqa.runs import load_runs, load_scores
-from iqa.study import expand
+from iqa.study import catalogue
+
+from iqa.results import document
+
+from iqa.results import figures
+
+from iqa.results import paperform
+
+from iqa.results import tables
+from iqa.results.plotstyle import close, style
+from iqa.results.aggregate import add_holm, aggregate, audit
+from iqa.results.runs import load_runs, load_scores
+from iqa.study.spec import expand
 from test_tables import fabricated_study
 
 

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from iqa import crops
-from iqa.pipeline import augment, batched_color_jitter, gather_patches, normalize
+from iqa.data import crops
+from iqa.data.pipeline import augment, batched_color_jitter, gather_patches, normalize
 
 
 def test_gather_patches_cuts_the_requested_windows():

@@ -4,9 +4,9 @@ import pytest
 import yaml
 
 from iqa import config
-from iqa.errors import DataError
-from iqa.plan import part_sizes, plan, run_work, suggest_runtime
-from iqa.study import expand
+from iqa.core.errors import DataError
+from iqa.study.plan import part_sizes, plan, run_work, suggest_runtime
+from iqa.study.spec import expand
 
 from fake_runs import small_study, write_study_runs
 
@@ -90,7 +90,7 @@ def _only_swin(tmp_path):
 
 
 def test_options_price_each_precision_and_pack_size_from_measured_figures():
-    from iqa.plan import estimate, options
+    from iqa.study.plan import estimate, options
 
     study = expand(yaml.safe_load(open("config/koniq10k.yaml")))
     entries = [{**e, "source": "test"} for e in H200["throughput"]] + [

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import yaml
 
-from iqa import calibration
-from iqa.errors import ConfigError
-from iqa.power import comparisons, detectable, power, power_table, splits_needed
-from iqa.stats import paired_delta
-from iqa.study import expand
+from iqa.stats import calibration
+from iqa.core.errors import ConfigError
+from iqa.study.power import comparisons, detectable, power, power_table, splits_needed
+from iqa.stats.cells import paired_delta
+from iqa.study.spec import expand
 
 
 def test_power_matches_a_simulated_paired_t_at_the_holm_level():
@@ -38,7 +38,7 @@ def test_the_families_are_the_ones_the_tables_count(tmp_path):
 
     from test_tables import fabricated_study
 
-    from iqa.report import aggregate
+    from iqa.results.aggregate import aggregate
 
     cfg, study, results = fabricated_study(tmp_path)
     del cfg["cross_dataset"]  # not scored here: the tables would count none of its tests

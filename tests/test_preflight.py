@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from iqa import preflight
-from iqa.fixtures import write_release
-from iqa.study import expand, load_study, rehearse
+from iqa.study import preflight
+from iqa.data.fixtures import write_release
+from iqa.study.spec import expand, load_study, rehearse
 
 REPO = Path(__file__).resolve().parent.parent
 

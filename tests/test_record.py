@@ -7,14 +7,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from iqa.record import saved_config, sha256_file
+from iqa.training.record import saved_config, sha256_file
 
 # A fresh interpreter saves a model: safetensors' metadata order is drawn per process.
 SAVE = """
 import sys, torch
 from pathlib import Path
 from iqa import config
-from iqa.record import save_model
+from iqa.training.record import save_model
 cfg = config.merge(config.DEFAULTS, {"name": "t"})
 torch.manual_seed(0)
 save_model(Path(sys.argv[1]), torch.nn.Linear(3, 2), cfg)

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from iqa import config
-from iqa.device import torch_threads
-from iqa.reproduce import check_code, device_class, reproduce, standard_error, within
-from iqa.train import train
+from iqa.core.device import torch_threads
+from iqa.results.reproduce import check_code, device_class, reproduce, standard_error, within
+from iqa.training.train import train
 
 from conftest import nano_config
 
@@ -105,7 +105,7 @@ def test_changed_data_is_refused_before_training(finished, tmp_path):
 
 @pytest.mark.slow  # the fixture trains
 def test_changed_code_is_refused_before_training(finished, tmp_path, monkeypatch):
-    monkeypatch.setattr("iqa.provenance.source_hash", lambda: "0" * 64)
+    monkeypatch.setattr("iqa.training.provenance.source_hash", lambda: "0" * 64)
     rc, out = run(*finished, tmp_path)
     assert rc == 1 and "code CHANGED" in out
     assert not (tmp_path / "scratch").exists()

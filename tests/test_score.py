@@ -9,13 +9,13 @@ import torch
 from scipy import stats
 
 from iqa.cli import main
-from iqa.crops import image_key
-from iqa.data import dataset_hash, decoded_images, load_koniq
-from iqa.errors import DataError
-from iqa.evaluate import mos_scores
-from iqa.record import load_model, sha256_file
-from iqa.score import score_dataset
-from iqa.synthetic import make_synthetic
+from iqa.data.crops import image_key
+from iqa.data.dataset import dataset_hash, decoded_images, load_koniq
+from iqa.core.errors import DataError
+from iqa.training.evaluate import mos_scores
+from iqa.training.record import load_model, sha256_file
+from iqa.training.score import score_dataset
+from iqa.data.synthetic import make_synthetic
 
 pytestmark = pytest.mark.slow  # every test here scores with a trained model
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from iqa import calibration
-from iqa.sequential import Schedule, expected_splits, nominal_level, repeated_interval, run, stopping_splits
+from iqa.stats import calibration
+from iqa.stats.sequential import Schedule, expected_splits, nominal_level, repeated_interval, run, stopping_splits
 
 SCHEDULE = Schedule(3, 2, 10)
 

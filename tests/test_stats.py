@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from iqa import calibration
-from iqa.stats import (cell, delta_influence, holm, interaction, mean_difference, paired_delta, pool_variance,
+from iqa.stats import calibration
+from iqa.stats.cells import (cell, delta_influence, holm, interaction, mean_difference, paired_delta, pool_variance,
                        shapley, shapley_deltas)
 
 STUDIES = 2000  # binomial s.e. of a 95% coverage: 0.49 points
@@ -220,7 +220,7 @@ def test_percentile_bootstrap_undercovers(splits):
 def test_tost_says_equivalent_exactly_when_the_90_percent_ci_is_inside_the_margin():
     from scipy import stats as sps
 
-    from iqa.stats import equivalence
+    from iqa.stats.cells import equivalence
 
     rng = np.random.default_rng(0)
     verdicts = set()

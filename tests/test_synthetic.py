@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from iqa.data import load_koniq
-from iqa.synthetic import MIXES, _degrade, _levels, _reference, make_synthetic, mos_from_levels
+from iqa.data.dataset import load_koniq
+from iqa.data.synthetic import MIXES, _degrade, _levels, _reference, make_synthetic, mos_from_levels
 
 CLEAN = {"blur_sigma": 0.0, "noise_std": 0.0, "jpeg_quality": 95, "contrast": 1.0}
 

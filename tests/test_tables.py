@@ -1,6 +1,6 @@
 import json
 
-from iqa.tables import Table
+from iqa.results.tables import Table
 
 
 def test_table_files_keep_small_settings_and_trace_every_cell(tmp_path):
@@ -32,14 +32,14 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from iqa import catalogue  # noqa: E402
+from iqa.study import catalogue
 from iqa.config import config_hash  # noqa: E402
-from iqa.errors import DataError  # noqa: E402
-from iqa.metrics import correlations  # noqa: E402
-from iqa.record import write_metrics  # noqa: E402
-from iqa.report import aggregate, audit  # noqa: E402
-from iqa.runs import RunTampered  # noqa: E402
-from iqa.study import expand  # noqa: E402
+from iqa.core.errors import DataError  # noqa: E402
+from iqa.core.metrics import correlations  # noqa: E402
+from iqa.training.record import write_metrics  # noqa: E402
+from iqa.results.aggregate import aggregate, audit  # noqa: E402
+from iqa.results.runs import RunTampered  # noqa: E402
+from iqa.study.spec import expand  # noqa: E402
 
 # Planted effects, in SRCC-relevant noise: multi-scale and attention each help, reversed labels destroy.
 NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C0_reversed": None}
@@ -144,8 +144,8 @@ def test_population_claim_widens_every_interval_names_itself_and_audits(tmp_path
 
 
 def test_a_bad_claim_is_named():
-    from iqa.claim import study_claim
-    from iqa.errors import ConfigError
+    from iqa.stats.claim import study_claim
+    from iqa.core.errors import ConfigError
 
     assert study_claim({}) == "dataset"
     with pytest.raises(ConfigError, match="'stats.claim' must be one of"):
@@ -155,7 +155,7 @@ def test_a_bad_claim_is_named():
 
 
 def test_holm_counts_a_comparison_once_whichever_side_is_the_reference(tmp_path):
-    from iqa.report import test_identity
+    from iqa.results.aggregate import test_identity
 
     cell = {"runs": ["a1", "a2"], "ref_runs": ["b1", "b2"], "metric": "srcc"}
     assert test_identity(cell) == test_identity({**cell, "runs": cell["ref_runs"], "ref_runs": cell["runs"]})
@@ -221,7 +221,7 @@ def test_strict_refuses_mixed_code_versions(tmp_path):
 
 
 def test_holm_column_is_named_token_by_token():
-    from iqa.report import holm_column
+    from iqa.results.aggregate import holm_column
 
     assert holm_column("p_vs_C0") == "p_holm_vs_C0"
     assert holm_column("spaq_p_vs_C0") == "spaq_p_holm_vs_C0"
@@ -246,7 +246,7 @@ def test_a_table_built_alone_from_only_its_runs_equals_the_table_of_the_whole_st
 
 
 def test_an_edited_validation_score_is_named_by_the_run_check(tmp_path):
-    from iqa.runs import tampering
+    from iqa.results.runs import tampering
 
     cfg = expand(yaml.safe_load(open("config.yaml"))).base
     mos = np.linspace(5, 95, 20)
@@ -281,7 +281,7 @@ def test_an_edited_validation_score_stops_aggregation_and_its_audit_says_where_i
 def test_auditing_a_cell_or_macro_whose_run_was_deleted_says_what_is_missing(tmp_path):
     import shutil
 
-    from iqa.numbers import audit_macro
+    from iqa.results.quoted import audit_macro
 
     cfg, study, results = fabricated_study(tmp_path)
     aggregate(cfg, results)

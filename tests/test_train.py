@@ -11,9 +11,9 @@ import torch
 import yaml
 
 from iqa import config
-from iqa.synthetic import make_synthetic
-from iqa.errors import TrainingError
-from iqa.train import train
+from iqa.data.synthetic import make_synthetic
+from iqa.core.errors import TrainingError
+from iqa.training.train import train
 
 from conftest import nano_config
 
@@ -67,7 +67,7 @@ def test_finished_run_is_not_retrained(synthetic, tmp_path):
 
 
 def test_nan_loss_stops_with_a_clear_error_and_no_metrics(synthetic, tmp_path, monkeypatch):
-    from iqa import losses
+    from iqa.training import losses
 
     monkeypatch.setitem(losses.LOSSES, "l1", lambda pred, y: (pred * float("nan")).mean())
     with pytest.raises(TrainingError, match="loss is nan at epoch 1 step 1"):
@@ -144,7 +144,7 @@ def test_evaluate_and_predict_reload_the_checkpoint(synthetic, tmp_path):
 def test_original_hyperiqa_solver_schedule_and_fresh_adam_every_epoch():
     import torch
 
-    from iqa.optim import OriginalHyperIQASchedule
+    from iqa.training.optim import OriginalHyperIQASchedule
 
     backbone, head = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
     opt = torch.optim.Adam([{"params": [backbone], "lr": 2e-5}, {"params": [head], "lr": 2e-4}])
@@ -166,7 +166,7 @@ def test_a_packed_run_equals_the_same_run_trained_alone(synthetic, learnable, tm
     """Runs stepped in turn in one process draw from their own dropout, drop-path and colour-jitter streams."""
     from safetensors.torch import load_file
 
-    from iqa.pack import train_pack
+    from iqa.training.pack import train_pack
 
     random = ["model.drop_path_rate=0.1", "model.hyper_dropout=0.2", "model.target_dropout=0.2",
               "data.color_jitter=true"]
@@ -190,11 +190,11 @@ def test_a_packed_run_equals_the_same_run_trained_alone(synthetic, learnable, tm
 
 
 def test_a_failing_packed_run_leaves_the_others_finished(synthetic, tmp_path, monkeypatch):
-    from iqa.pack import train_pack
+    from iqa.training.pack import train_pack
 
     good = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1"])
     bad = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=1", "train.loss=l2"])
-    from iqa import losses
+    from iqa.training import losses
 
     monkeypatch.setitem(losses.LOSSES, "l2", lambda pred, y: (pred * float("nan")).mean())
     with pytest.raises(TrainingError, match="1 of 2 packed runs failed"):

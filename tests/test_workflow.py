@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from iqa import catalogue, config
-from iqa.pack import packs
-from iqa.study import expand
+from iqa import config
+
+from iqa.study import catalogue
+from iqa.training.pack import packs
+from iqa.study.spec import expand
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
@@ -45,7 +47,7 @@ def test_paper_grid_expansion():
 
 
 def test_packs_hold_each_run_once_by_experiment_or_model_shape():
-    from iqa.errors import ConfigError
+    from iqa.core.errors import ConfigError
 
     study = expand(load("config.yaml"))
     by_experiment = packs(study, {"by": "experiment", "runs": 2})
@@ -195,7 +197,7 @@ def test_small_workflow_end_to_end_and_audit(tmp_path):
 
 @pytest.mark.slow
 def test_corrupt_jpeg_fails_its_runs_only_and_a_rerun_finishes_them(tmp_path):
-    from iqa.synthetic import make_synthetic
+    from iqa.data.synthetic import make_synthetic
 
     bad_root = make_synthetic(tmp_path / "bad", 60, seed=2)
     victim = sorted((Path(bad_root) / "512x384").glob("*.jpg"))[7]
@@ -246,8 +248,8 @@ def dry_run(*args) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_paper_command_plans_exactly_the_paper_study_from_the_repository_root():
-    from iqa.pack import score_packs
-    from iqa.study import cross_dataset_jobs
+    from iqa.training.pack import score_packs
+    from iqa.study.spec import cross_dataset_jobs
 
     cfg = load("config/koniq10k.yaml")
     study = expand(cfg)
@@ -271,14 +273,14 @@ def test_paper_command_plans_exactly_the_paper_study_from_the_repository_root():
 
 
 def catalogue_tables(cfg):
-    from iqa import catalogue
+    from iqa.study import catalogue
 
     return catalogue.tables(cfg)
 
 
 def test_rehearsal_differs_from_the_paper_study_only_in_scale():
-    from iqa import catalogue
-    from iqa.study import SCALE_KEYS, cross_dataset_jobs, load_study, rehearse
+    from iqa.study import catalogue
+    from iqa.study.spec import SCALE_KEYS, cross_dataset_jobs, load_study, rehearse
 
     paper = load("config/koniq10k.yaml")
     rehearsal = rehearse(load_study([REPO / "config/koniq10k.yaml", REPO / "config/rehearsal.yaml"]))
@@ -298,7 +300,7 @@ def test_rehearsal_differs_from_the_paper_study_only_in_scale():
 
 
 def test_a_rehearsal_may_change_only_scale_keys():
-    from iqa.study import rehearse
+    from iqa.study.spec import rehearse
 
     cfg = load("config/koniq10k.yaml")
     cfg["rehearsal"] = {"run": {"train": {"lr": 1e-3}}}

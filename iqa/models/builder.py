@@ -8,9 +8,9 @@ from pathlib import Path
 import timm
 import torch.nn as nn
 
-from ..errors import WeightsMissing
-from .hyperiqa import HEADS, HyperIQA
-from .registry import FAMILIES, check_model_config
+from iqa.core.errors import WeightsMissing
+from iqa.models.hyperiqa import HEADS, HyperIQA
+from iqa.models.registry import FAMILIES, check_model_config
 
 
 def check_weights_tag(m: dict) -> None:
@@ -95,7 +95,7 @@ def parameter_count(m: dict) -> int:
 def _meta_count(shape: str) -> int:
     import torch
 
-    from ..config import DEFAULTS
+    from iqa.config import DEFAULTS
 
     m = {**DEFAULTS["model"], **json.loads(shape), "pretrained": False}
     with torch.device("meta"):

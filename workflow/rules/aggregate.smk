@@ -50,7 +50,7 @@ rule aggregate:
         table_files(),
     output:
         "results/runs.csv",
-        # each figure in the report with its own caption from iqa/catalogue.py
+        # each figure in the report with its own caption from iqa/study/catalogue.py
         [
             report(f"results/figures/{f}.png", category="Figures", caption=caption("figures", f))
             for f in FIGURES

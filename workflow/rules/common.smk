@@ -1,10 +1,10 @@
 import re
 from pathlib import Path
 
-from iqa import catalogue
+from iqa.study import catalogue
 from iqa.config import ConfigError
-from iqa.pack import packs, score_packs
-from iqa.study import cross_dataset_jobs, expand as expand_study, generated_label_file, rehearse, synthetic_datasets
+from iqa.training.pack import packs, score_packs
+from iqa.study.spec import cross_dataset_jobs, expand as expand_study, generated_label_file, rehearse, synthetic_datasets
 
 # A study with a `rehearsal:` section runs at its toy scale everywhere (rules, scripts, aggregation).
 config.update(rehearse(config))
@@ -19,7 +19,7 @@ TABLES = [t.name for t in catalogue.tables(config)]
 FIGURES = [f.name for f in catalogue.figures(config)]
 RESOURCES = config["resources"]  # per job kind: train, score, complexity
 try:
-    PACKS = packs(STUDY, config.get("packing"))  # pack name -> run ids trained by one job (iqa/pack.py)
+    PACKS = packs(STUDY, config.get("packing"))  # pack name -> run ids trained by one job (iqa/training/pack.py)
 except ConfigError as e:
     raise ValueError(f"invalid study config: {e}") from None
 ALONE = sorted(set(STUDY.runs) - {rid for rids in PACKS.values() for rid in rids})
@@ -34,7 +34,7 @@ def table_files():
 
 
 def caption(kind, name):
-    """The output's own caption, written by aggregation from iqa/catalogue.py (absolute: the report reads
+    """The output's own caption, written by aggregation from iqa/study/catalogue.py (absolute: the report reads
     it from the working directory, not from this rules folder)."""
     return str(Path(catalogue.caption_file(kind, name)).absolute())
 
@@ -91,7 +91,7 @@ def score_data_input(wildcards):
 def preflight_now():
     """Data, weights and disk for the jobs this invocation will run, checked before any is submitted;
     datasets the workflow generates itself are checked by making them."""
-    from iqa.preflight import check, needs
+    from iqa.study.preflight import check, needs
 
     outputs = [Path(f).parts for j in workflow.dag.needrun_jobs() for f in j.output]  # packs: many per job
     train = [p[2] for p in outputs if p[:2] == ("results", "runs") and p[-1] == "metrics.json"]
@@ -107,8 +107,8 @@ def aggregate_now():
     """After a failure: tables naming the missing runs; a run failing its check leaves the last good ones."""
     import sys
 
-    from iqa.errors import DataError
-    from iqa.report import aggregate
+    from iqa.core.errors import DataError
+    from iqa.results.aggregate import aggregate
 
     try:
         aggregate(config, "results", strict=bool(config.get("strict")))

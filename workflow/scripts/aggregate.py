@@ -1,7 +1,7 @@
 """Snakemake job: runs.csv, every figure and the numbers for the prose (the table jobs write the tables)."""
 import sys
 
-from iqa.report import aggregate
+from iqa.results.aggregate import aggregate
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 cfg = snakemake.config  # noqa: F821

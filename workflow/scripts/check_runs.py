@@ -9,11 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from iqa.errors import DataError
-from iqa.record import atomic_write
-from iqa import catalogue
-from iqa.report import check_runs
-from iqa.study import expand
+from iqa.core.errors import DataError
+from iqa.training.record import atomic_write
+from iqa.study import catalogue
+from iqa.results.aggregate import check_runs
+from iqa.study.spec import expand
 
 console = sys.stderr
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from iqa.complexity import measure
-from iqa.device import resolve_device
-from iqa.record import atomic_write
+from iqa.measure.complexity import measure
+from iqa.core.device import resolve_device
+from iqa.training.record import atomic_write
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -2,7 +2,7 @@
 import json
 import sys
 
-from iqa.report import experiment_summary
+from iqa.results.aggregate import experiment_summary
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 summary = experiment_summary(snakemake.config, "results", snakemake.wildcards.experiment)  # noqa: F821

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from iqa.score import score_dataset
+from iqa.training.score import score_dataset
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from iqa.score import score_dataset
+from iqa.training.score import score_dataset
 
 torch.set_num_threads(snakemake.threads)  # noqa: F821 (snakemake injects it)
 spec = snakemake.params.spec  # noqa: F821

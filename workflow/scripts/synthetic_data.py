@@ -1,10 +1,10 @@
 """Snakemake job: a generated dataset: the demo's (KonIQ-10k-style, `iqa make-synthetic`) or a rehearsal's
-in a real dataset's release layout (`iqa.fixtures`)."""
+in a real dataset's release layout (`iqa.data.fixtures`)."""
 import sys
 from pathlib import Path
 
-from iqa.fixtures import write_release
-from iqa.synthetic import make_synthetic
+from iqa.data.fixtures import write_release
+from iqa.data.synthetic import make_synthetic
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 spec = snakemake.params.spec  # noqa: F821

@@ -1,7 +1,7 @@
 """Snakemake job: one table (+ its provenance sidecar) from the runs behind it."""
 import sys
 
-from iqa.report import aggregate
+from iqa.results.aggregate import aggregate
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821 (snakemake injects it)
 cfg = snakemake.config  # noqa: F821

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from iqa.train import train
+from iqa.training.train import train
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "a")  # noqa: F821 (snakemake injects it)
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from iqa.pack import train_pack
+from iqa.training.pack import train_pack
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "a")  # noqa: F821 (snakemake injects it)
 torch.set_num_threads(snakemake.threads)  # noqa: F821
