@@ -32,6 +32,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/complexity.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/adaptive.smk"
 
 
 localrules:
@@ -47,7 +48,7 @@ rule all:
     input:
         # Asked for directly: after a --keep-going failure the tables exist (onerror writes them),
         # and only this makes a plain rerun train the runs that are still missing.
-        run_metrics(),
+        deferred(run_metrics),
         score_metrics(),
         complexity_files(),
         "results/runs.csv",

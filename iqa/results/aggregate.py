@@ -15,6 +15,7 @@ from iqa.results import tables
 from iqa.core.errors import DataError
 from iqa.results.runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
 from iqa.stats.cells import cell, equivalence, factorial_row, holm, mean_difference, paired_delta
+from iqa.study.adaptive import as_trained
 from iqa.study.spec import expand
 
 
@@ -82,7 +83,7 @@ def check_runs(study_cfg: dict, results: str | Path, strict: bool = False, mark_
     results = Path(results)
     if not results.is_dir():
         raise DataError(f"results folder not found: {results}; run the workflow first or pass --results DIR")
-    study = expand(study_cfg)
+    study = as_trained(study_cfg, expand(study_cfg), results)  # adaptive: the splits each experiment ended with
     hashes = current_dataset_hashes(study, needed)
     runs = load_runs(study, results, hashes, strict=strict, mark_tampered=mark_tampered, needed=needed)
     return study, runs, load_scores(study_cfg, study, results, runs, mark_tampered=mark_tampered)
@@ -92,7 +93,7 @@ def experiment_summary(study_cfg: dict, results: str | Path, experiment: str) ->
     """One experiment's runs, split by split (run id, status, test and validation SRCC/PLCC), checked as
     aggregation checks them, with the median over its usable splits."""
     results = Path(results)
-    study = expand(study_cfg)
+    study = as_trained(study_cfg, expand(study_cfg), results)
     needed = set(study.cells[experiment].values())
     runs = load_runs(study, results, current_dataset_hashes(study, needed), needed=needed)
     splits = {}

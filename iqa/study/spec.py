@@ -2,6 +2,8 @@
 
     base:        a run config (any key of iqa/config.py)
     splits:      [0, 1, 2]  -> every experiment is run once per split (data.split_index and seed)
+                 {adaptive: {k0: 3, step: 2, k_max: 10, margin: 0}}  -> splits 0 .. k_max - 1 declared, trained
+                 K0 first and more only while a comparison is unresolved (`adaptive_splits`, iqa/study/adaptive.py)
     experiments: {C3: {}, C2: {of: C3, model: {attention_fusion: false}}, ...}
     sweeps:      {lr: {of: C3, key: train.lr, values: [1e-7, 5e-7]}}  -> experiments lr=1e-07, ...
     factorial:   {of: C3, factors: {multiscale: {model: {multiscale: false}}, ...}}
@@ -27,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from iqa import config as config_mod
+from iqa.stats.sequential import Schedule
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -78,6 +81,10 @@ def check_study(study_cfg, where: str | Path) -> None:
     if not isinstance(study_cfg, dict):
         raise config_mod.ConfigError(f"{where}: a study config is a mapping of keys (base, splits, "
                                      f"experiments, ...), got {type(study_cfg).__name__}")
+    try:  # before the schema: its message for a bad `oneOf` branch names neither the key nor the fix
+        adaptive_splits(study_cfg)
+    except config_mod.ConfigError as e:
+        raise config_mod.ConfigError(f"{where}: {e}") from None
     try:
         import jsonschema
     except ImportError:
@@ -109,10 +116,48 @@ class Study:
     factorial: dict | None = None  # {factors: [...], cells: {frozenset(factors on): experiment}}
 
     def run_ids(self, experiment: str) -> list[str]:
-        return [self.cells[experiment][k] for k in self.splits]
+        # an adaptive study's experiments may end with fewer splits than it declares (iqa/study/adaptive.py)
+        return [self.cells[experiment][k] for k in self.splits if k in self.cells[experiment]]
 
     def experiments_of(self, run: str) -> list[str]:
         return [e for e, by_split in self.cells.items() if run in by_split.values()]
+
+
+ADAPTIVE_KEYS = ("k0", "step", "k_max", "margin")
+
+
+def adaptive_splits(study_cfg: dict) -> tuple[Schedule, float] | None:
+    """`splits: {adaptive: {k0, step, k_max, margin}}` as (looks schedule, margin); None for a fixed list."""
+    splits = study_cfg.get("splits")
+    if not isinstance(splits, dict):
+        return None
+    spec = splits.get("adaptive")
+    if set(splits) != {"adaptive"} or not isinstance(spec, dict):
+        raise config_mod.ConfigError("splits: a list of split indices, or {adaptive: {k0, step, k_max, margin}}")
+    unknown = sorted(set(spec) - set(ADAPTIVE_KEYS))
+    if unknown:
+        raise config_mod.ConfigError(f"unknown key 'splits.adaptive.{unknown[0]}'; known: {', '.join(ADAPTIVE_KEYS)}")
+    for key, low in (("k0", 2), ("step", 1), ("k_max", 2)):
+        value = spec.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise config_mod.ConfigError(f"splits.adaptive.{key}: a whole number >= {low} is required, got {value!r}")
+    if spec["k_max"] < spec["k0"]:
+        raise config_mod.ConfigError(f"splits.adaptive.k_max: {spec['k_max']} is below k0 ({spec['k0']}); "
+                                     f"k_max is the most splits an experiment may get")
+    margin = spec.get("margin", 0.0)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin < 0:
+        raise config_mod.ConfigError(f"splits.adaptive.margin: a number >= 0 is required, got {margin!r}")
+    if (study_cfg.get("stats") or {}).get("claim") == "population":
+        raise config_mod.ConfigError("splits.adaptive: the sequential design is for stats.claim dataset (under the "
+                                     "population claim the pool's variance does not shrink with splits); "
+                                     "use a fixed splits list")
+    return Schedule(spec["k0"], spec["step"], spec["k_max"]), float(margin)
+
+
+def split_indices(study_cfg: dict) -> list[int]:
+    """Every split the study declares: the fixed list, or 0 .. k_max - 1 of an adaptive one."""
+    adaptive = adaptive_splits(study_cfg)
+    return list(range(adaptive[0].k_max)) if adaptive else list(study_cfg.get("splits") or [0])
 
 
 def sweep_name(sweep: str, value) -> str:
@@ -177,7 +222,7 @@ def rehearse(study_cfg: dict) -> dict:
                                      f"only {', '.join(SCALE_KEYS)}")
     cfg = copy.deepcopy(study_cfg)
     root = r.get("root", "data/rehearsal")
-    cfg["splits"] = list(cfg.get("splits") or [0])[: int(r.get("splits", 2))]
+    cfg["splits"] = split_indices(cfg)[: int(r.get("splits", 2))]  # an adaptive study rehearses fixed splits
     cfg["base"] = config_mod.merge_dicts(cfg.get("base") or {}, {"data": {"root": f"{root}/koniq10k"}})
     cfg["rehearsal"] = {**r, "run": config_mod.merge_dicts(r.get("run") or {}, {"data": {"root": f"{root}/koniq10k"}})}
     cfg["dataset"] = {"synthetic": {"n": int(r.get("images", 48)), "seed": 0, "kind": "koniq10k"}}
@@ -224,7 +269,7 @@ def expand(study_cfg: dict) -> Study:
         resolved[name] = cfg
         return cfg
 
-    study = Study(base=base, splits=list(study_cfg.get("splits") or [0]), factorial=_factorial_map(study_cfg))
+    study = Study(base=base, splits=split_indices(study_cfg), factorial=_factorial_map(study_cfg))
     by_hash: dict[str, str] = {}
     for name in declared:
         cfg = _scaled(resolve(name), scale) if scale else resolve(name)

@@ -25,7 +25,7 @@ for _table in TABLES:
             f"table_{_table}"
         input:
             f"results/checks/{_table}.json",
-            table_input(_table),
+            deferred(table_input, _table),
         output:
             report(f"results/tables/{_table}.csv", category="Tables", caption=caption("tables", _table)),
             [f"results/tables/{_table}.{ext}" for ext in catalogue.TABLE_FILES if ext != "csv"],
@@ -44,7 +44,7 @@ for _table in TABLES:
 rule aggregate:
     input:
         "results/checks/all.json",
-        run_metrics(),
+        deferred(run_metrics),
         score_metrics(),
         complexity_files(),
         table_files(),
@@ -84,7 +84,7 @@ rule paper:
 rule experiment:
     # One experiment on every split, by name: `snakemake results/experiments/C3.json`.
     input:
-        lambda wildcards: expand("results/runs/{run_id}/metrics.json", run_id=STUDY.run_ids(wildcards.experiment)),
+        lambda wildcards: expand("results/runs/{run_id}/metrics.json", run_id=trained_study().run_ids(wildcards.experiment)),
     output:
         "results/experiments/{experiment}.json",
     wildcard_constraints:

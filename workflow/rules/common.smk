@@ -1,10 +1,12 @@
+import json
 import re
 from pathlib import Path
 
 from iqa.study import catalogue
 from iqa.config import ConfigError
 from iqa.training.pack import packs, score_packs
-from iqa.study.spec import cross_dataset_jobs, expand as expand_study, generated_label_file, rehearse, synthetic_datasets
+from iqa.study.spec import adaptive_splits, cross_dataset_jobs, expand as expand_study, generated_label_file, rehearse, synthetic_datasets
+from iqa.study.adaptive import cut, first_look, walk
 
 # A study with a `rehearsal:` section runs at its toy scale everywhere (rules, scripts, aggregation).
 config.update(rehearse(config))
@@ -19,7 +21,8 @@ TABLES = [t.name for t in catalogue.tables(config)]
 FIGURES = [f.name for f in catalogue.figures(config)]
 RESOURCES = config["resources"]  # per job kind: train, score, complexity
 try:
-    PACKS = packs(STUDY, config.get("packing"))  # pack name -> run ids trained by one job (iqa/training/pack.py)
+    # pack name -> run ids trained by one job (iqa/training/pack.py); an adaptive study packs its first k0 splits
+    PACKS = packs(first_look(config, STUDY), config.get("packing"))
 except ConfigError as e:
     raise ValueError(f"invalid study config: {e}") from None
 ALONE = sorted(set(STUDY.runs) - {rid for rids in PACKS.values() for rid in rids})
@@ -27,6 +30,37 @@ SYNTHETIC = synthetic_datasets(config, STUDY)  # root -> {n, seed, mix} of every
 CROSS_DATASET = cross_dataset_jobs(config, STUDY)
 SCORE_PACKS = score_packs(STUDY, CROSS_DATASET, config.get("packing"))  # name -> (dataset, run ids)
 SCORED_ALONE = sorted({rid for _, rid in CROSS_DATASET} - {rid for _, rids in SCORE_PACKS.values() for rid in rids})
+
+
+ADAPTIVE = adaptive_splits(config)  # (looks schedule, margin) of `splits: {adaptive: ...}`, else None
+
+
+def trained_study():
+    """The study cut to the splits each experiment trains: all of them, or in an adaptive study those its
+    looks asked for. The looks are checkpoints (workflow/rules/adaptive.smk): Snakemake re-evaluates an
+    input function that calls this each time one is written."""
+    if not ADAPTIVE:
+        return STUDY
+    return cut(STUDY, walk(config, STUDY, read_look)[0])
+
+
+def read_look(j):
+    return json.loads(Path(checkpoints.look.get(look=j).output[0]).read_text())
+
+
+def look_input(wildcards):
+    """What look j reads: the first j splits of every experiment that trained to it, and the look before."""
+    j = int(wildcards.look)
+    splits, taken = walk(config, STUDY, read_look, before=j)
+    study = cut(STUDY, splits)
+    rids = sorted({rid for e, n in splits.items() if n == j for rid in study.run_ids(e)})
+    return expand("results/runs/{run_id}/metrics.json", run_id=rids) + [f"results/looks/{k}.json" for k in taken[-1:]]
+
+
+def deferred(inputs, *args):
+    """A rule's input: the list itself in a fixed study (the DAG known at parse time, as ever); in an
+    adaptive one a function, called after the looks it needs."""
+    return (lambda wildcards: inputs(*args)) if ADAPTIVE else inputs(*args)
 
 
 def table_files():
@@ -44,7 +78,7 @@ def figure_files():
 
 
 def run_metrics():
-    return expand("results/runs/{run_id}/metrics.json", run_id=sorted(STUDY.runs))
+    return expand("results/runs/{run_id}/metrics.json", run_id=sorted(trained_study().runs))
 
 
 def complexity_files():
@@ -58,7 +92,8 @@ def score_metrics():
 def table_input(table):
     """The metrics of every run one table reads, plus its scores or complexity measurements."""
     experiments = catalogue.experiments_behind(config, table)
-    rids = sorted({rid for e in experiments for rid in STUDY.run_ids(e)})
+    study = trained_study()
+    rids = sorted({rid for e in experiments for rid in study.run_ids(e)})
     files = expand("results/runs/{run_id}/metrics.json", run_id=rids)
     spec = next(t for t in catalogue.tables(config) if t.name == table)
     if spec.build == "cross_dataset":

@@ -1,0 +1,20 @@
+# An adaptive study (`splits: {adaptive: ...}`, iqa/study/adaptive.py): after the splits a look needs, a
+# checkpoint writes which experiments train on; the input functions that call `trained_study()` are then
+# re-evaluated and ask for those experiments' next splits. The runs are the fixed study's run ids, so
+# resume, SLURM and audit work as ever. A local job: it reads a few metrics.json files.
+if ADAPTIVE:
+
+    checkpoint look:
+        input:
+            look_input,
+        output:
+            "results/looks/{look}.json",
+        wildcard_constraints:
+            look="|".join(map(str, ADAPTIVE[0].looks)),
+        localrule: True
+        log:
+            "results/logs/look/{look}.log",
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/look.py"
