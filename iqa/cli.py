@@ -205,15 +205,25 @@ def cmd_plan(args) -> int:
                        from_results=args.from_results, images=args.images, eval_throughput=args.eval_throughput,
                        setup_minutes=args.setup_minutes, packs=args.pack)
     print(text)
-    if args.adaptive:
-        from iqa.study.power import adaptive_projection
-        from iqa.study.spec import load_study, rehearse
+    from iqa.study.spec import adaptive_splits, load_study, rehearse
 
+    study_cfg = rehearse(load_study(args.config))
+    design = adaptive_splits(study_cfg)  # an adaptive study projects its own design unless --adaptive is given
+    if args.adaptive or design:
+        from iqa.study.power import adaptive_projection
+
+        if args.sd is None and not args.adaptive:
+            print("adaptive study: add --sd SD (the per-split SD of an SRCC difference) for its expected hours "
+                  "against fixed splits")
+            return 0
         if args.sd is None:
             raise ConfigError("--adaptive needs --sd: the per-split SD of an SRCC difference")
-        k0, step = (int(x) for x in args.adaptive.split(","))
+        if args.adaptive:
+            (k0, step), margin = (int(x) for x in args.adaptive.split(",")), args.margin or 0.0
+        else:
+            k0, step, margin = design[0].k0, design[0].step, design[1] if args.margin is None else args.margin
         minutes = dict(zip(table["experiment"], table["min_per_run"]))
-        print(adaptive_projection(rehearse(load_study(args.config)), minutes, args.sd, k0, step, args.margin))
+        print(adaptive_projection(study_cfg, minutes, args.sd, k0, step, margin))
 
 
 def add_bench_arguments(p) -> None:
@@ -342,9 +352,11 @@ def add_plan_parser(sub) -> None:
                    help="with --power: the SRCC difference to detect (default: the seed's reported step per comparison)")
     s.add_argument("--adaptive", metavar="K0,STEP",
                    help="also project the adaptive design (iqa/stats/sequential.py): K0 splits, then STEP more while a "
-                        "comparison is unresolved, up to the study's splits; needs --sd")
-    s.add_argument("--margin", type=float, default=0.0,
-                   help="with --adaptive: a comparison whose interval lies inside +-MARGIN stops too (default 0)")
+                        "comparison is unresolved, up to the study's splits; needs --sd. An adaptive study "
+                        "(splits: {adaptive: ...}) projects its own design with --sd alone")
+    s.add_argument("--margin", type=float, default=None,
+                   help="with --adaptive: a comparison whose interval lies inside +-MARGIN stops too (default 0, or "
+                        "an adaptive study's own splits.adaptive.margin)")
     s.add_argument("--pack", type=int, nargs="+", metavar="K",
                    help="runs per job to price (default: 1, the study's packing.runs and every pack size "
                         "in --bench-json)")

@@ -12,6 +12,7 @@ from iqa.study import catalogue
 from iqa.results import paperform
 
 from iqa.results import tables
+from iqa.results.adaptive import rci, repeated_columns
 from iqa.core.errors import DataError
 from iqa.results.runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
 from iqa.stats.cells import cell, equivalence, factorial_row, holm, mean_difference, paired_delta
@@ -56,6 +57,7 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
         add_holm(t)
     note_claim(built.values(), b.claim)
     note_code_versions(built.values(), runs)
+    repeated_columns(built.values(), study_cfg, b.value)  # an adaptive study's repeated intervals; else nothing
     if write_tables:
         for spec in specs:
             built[spec.name].write(results / "tables")
@@ -334,6 +336,8 @@ def recompute_cell(results: Path, c: dict) -> float | None:
         return cell(stat, values(c["runs"]))
     if stat == "ceiling_share":
         return cell("median", values(c["runs"])) / top[metric]
+    if stat in ("rci_low", "rci_high"):
+        return rci(c, c["level"], lambda rid, metric: values([rid])[0])[stat == "rci_high"]
     if stat == "tost_p":
         return equivalence(np.subtract(values(c["runs"]), values(c["ref_runs"])), c["margin"])["p"]
     pool = None
