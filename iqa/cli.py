@@ -223,7 +223,7 @@ def cmd_plan(args) -> int:
         else:
             k0, step, margin = design[0].k0, design[0].step, design[1] if args.margin is None else args.margin
         minutes = dict(zip(table["experiment"], table["min_per_run"]))
-        print(adaptive_projection(study_cfg, minutes, args.sd, k0, step, margin))
+        print(adaptive_projection(study_cfg, minutes, args.sd, k0, step, margin, args.delta))
 
 
 def add_bench_arguments(p) -> None:
@@ -349,7 +349,8 @@ def add_plan_parser(sub) -> None:
     s.add_argument("--pool-sd", type=float,
                    help="with --power under stats.claim population: stated SD of the pool's own mean difference")
     s.add_argument("--delta", type=float,
-                   help="with --power: the SRCC difference to detect (default: the seed's reported step per comparison)")
+                   help="with --power: the SRCC difference to detect; with an adaptive projection: every comparison's "
+                        "difference (default: the seed's reported step per comparison)")
     s.add_argument("--adaptive", metavar="K0,STEP",
                    help="also project the adaptive design (iqa/stats/sequential.py): K0 splits, then STEP more while a "
                         "comparison is unresolved, up to the study's splits; needs --sd. An adaptive study "

@@ -357,3 +357,34 @@ def test_a_bad_study_file_is_one_line_naming_the_key(tmp_path, edit, message):
     r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode != 0 and message in r.stdout + r.stderr
     assert len((r.stdout + r.stderr).splitlines()) < 15  # not the schema (462 lines)
+
+
+@pytest.mark.slow
+def test_adaptive_demo_adds_splits_only_where_a_comparison_is_unresolved(tmp_path):
+    """config/adaptive.yaml end to end: the planted harm is a finding at the first look and stops at 3
+    splits, the A/A rerun and its reference C3 train on to 5; the tables read the splits each ended with;
+    a rerun has nothing to do."""
+    cfg = load("config/adaptive.yaml")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run(SNAKEMAKE + ["--cores", "2", "-d", str(tmp_path)], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    results = tmp_path / "results"
+    looks = {j: json.loads((results / "looks" / f"{j}.json").read_text()) for j in (3, 4, 5)}
+    first = {c["name"]: c["status"] for c in looks[3]["comparisons"]}
+    assert first == {"C3_rerun vs C3": "unresolved", "C3_reversed vs C3": "finding"}
+    assert looks[3]["more"] == ["C3", "C3_rerun"] and looks[5]["more"] == []
+    study = expand(cfg)
+    trained = {e: sum((results / "runs" / rid / "metrics.json").is_file() for rid in study.run_ids(e))
+               for e in study.cells}
+    assert trained == {"C3": 5, "C3_rerun": 5, "C3_reversed": 3}
+    assert (results / "runs" / study.run_ids("C3_reversed")[3]).exists() is False  # never asked for
+
+    table = pd.read_csv(results / "tables" / "controls.csv", index_col="row")
+    assert table.loc["reversed labels", "pairs"] == 3 and table.loc["A/A rerun", "pairs"] == 5
+    assert table.loc["reversed labels", "srcc_rci_high"] < 0 < table.loc["A/A rerun", "srcc_rci_high"]
+    assert "Adaptive splits" in (results / "tables" / "controls.md").read_text()
+    assert len(pd.read_csv(results / "runs.csv")) == 13 and (results / "paper.pdf").is_file()
+
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]

@@ -215,16 +215,18 @@ def power_plan(config_paths, **kwargs) -> tuple[str, pd.DataFrame]:
 
 
 def adaptive_projection(study_cfg: dict, minutes_per_run: dict[str, float], sd: float, k0: int, step: int,
-                        margin: float = 0.0) -> str:
+                        margin: float = 0.0, delta: float | None = None) -> str:
     """Expected compute of the adaptive design (`iqa.stats.sequential`) against the fixed one: every distinct run
     set trains K0 splits, then more only while one of its comparisons is unresolved, up to the study's
-    splits. A comparison's difference is the seed's reported step (none reported: it runs to the end)."""
+    splits. A comparison's difference is `delta`, else the seed's reported step (none reported: it runs to
+    the end)."""
     from iqa.stats.sequential import Schedule, expected_splits, nominal_level
 
     study = expand(study_cfg)
     schedule = Schedule(k0, step, len(study.splits))
     reported = study_cfg.get("reported") or {}
-    tests = [{**t, "delta": reported_step(t, reported)} for t in comparisons(study_cfg, study)]
+    tests = [{**t, "delta": reported_step(t, reported) if delta is None or t["runs"] is None else delta}
+             for t in comparisons(study_cfg, study)]
     expected = expected_splits(tests, sd, schedule, margin)
     owner: dict[tuple, str] = {}
     for e in study.experiments:
@@ -234,7 +236,8 @@ def adaptive_projection(study_cfg: dict, minutes_per_run: dict[str, float], sd: 
     early = sorted((expected[s], e) for s, e in owner.items() if expected.get(s, schedule.k_max) < schedule.k_max)
     return "\n".join([
         f"adaptive splits (looks at {', '.join(map(str, schedule.looks))} splits; repeated 95% intervals at "
-        f"{nominal_level(schedule):.4f} per look; sd {sd:g}; stop when the interval excludes 0"
+        f"{nominal_level(schedule):.4f} per look; sd {sd:g}"
+        + (f"; every difference {delta:+g}" if delta is not None else "") + "; stop when the interval excludes 0"
         + (f" or lies inside +-{margin:g}" if margin else "") + "):",
         f"  expected {adaptive:,.1f} h against {fixed:,.1f} h fixed at {schedule.k_max} splits "
         f"({100 * adaptive / fixed:.0f}%)",

@@ -24,6 +24,7 @@ srcc = {rid: runs[rid]["metrics"]["test"]["srcc"] for rid in needed}
 record = take_look(cfg, expand(cfg), j, srcc, previous[0] if previous else None)
 for c in record["comparisons"]:
     print(f"{c['family']}: {c['name']}: {c['status']} after {c['splits']} splits")
-print(f"look {j}: {', '.join(record['more']) or 'no experiment'} train on to {record['next']} splits")
+print(f"look {j}: " + (f"{', '.join(record['more']) or 'no experiment'} train on to {record['next']} splits"
+                      if record["next"] else "the last look"))
 out = Path(snakemake.output[0])  # noqa: F821
 atomic_write(out, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
