@@ -136,3 +136,15 @@ def test_the_workflow_looks_stop_where_the_simulated_sequential_rule_stops():
                 break
             looks[taken[-1]] = take_look(cfg, study, taken[-1], srcc, looks.get(taken[-2]) if len(taken) > 1 else None)
         assert splits == {"A": want, "B": want}
+
+
+def test_iqa_plan_projects_an_adaptive_study_against_fixed_splits(capsys):
+    from iqa.cli import main
+
+    assert main(["plan", "config/adaptive.yaml", "--throughput", "200"]) == 0
+    assert "adaptive study: add --sd" in capsys.readouterr().out
+    assert main(["plan", "config/adaptive.yaml", "--throughput", "200", "--sd", "0.03", "--delta", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "looks at 3, 4, 5 splits" in out and "fixed at 5 splits" in out
+    expected, fixed = (float(x.split()[0]) for x in out.split("expected ")[1].split(" h against "))
+    assert expected < fixed  # a 0.1 step is found before k_max

@@ -110,6 +110,7 @@ def test_a_thousand_run_study_expands_and_dry_runs_quickly(tmp_path):
     (lambda c: c["tables"]["main"].append("C7"), "tables.main: 'C7' names no experiment"),
     (lambda c: c["resources"]["train"].update(gpu=-1), "gpu"),
     (lambda c: c.update(stats={"claim": "populaton"}), "populaton"),
+    (lambda c: c.update(splits={"adaptive": {"k0": 3, "step": 1, "k_max": 2}}), "splits.adaptive.k_max: 2 is below k0"),
     # a size the model runs at 224 px, in a study whose patches are 64 px: caught before any job starts
     (lambda c: c["sweeps"].update(size={"of": "C3", "key": "model.size", "values": ["nano", "tiny"]}),
      "experiment 'size=tiny': 'data.patch_size'"),
