@@ -74,7 +74,8 @@ def take_look(study_cfg: dict, study: Study, j: int, srcc: dict[str, float], pre
         if c["runs"] is None:
             row["status"] = "no paired test: trains to k_max"
         else:
-            d = [srcc[a] - srcc[b] for a, b in zip(c["runs"][:j], c["ref_runs"][:j])]
+            row["runs"], row["ref_runs"] = c["runs"][:j], c["ref_runs"][:j]  # what it read, for an audit
+            d = [srcc[a] - srcc[b] for a, b in zip(row["runs"], row["ref_runs"])]
             row["mean"], row["low"], row["high"] = repeated_interval(d, level)
             row["status"] = ("finding" if row["low"] > 0 or row["high"] < 0 else
                              "negligible" if -margin < row["low"] and row["high"] < margin else "unresolved")

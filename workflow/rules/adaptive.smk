@@ -9,6 +9,9 @@ if ADAPTIVE:
             look_input,
         output:
             "results/looks/{look}.json",
+        params:  # what a look decides by: a change in either takes the looks again (the runs stay)
+            design=config["splits"]["adaptive"],
+            tables=config.get("tables"),
         wildcard_constraints:
             look="|".join(map(str, ADAPTIVE[0].looks)),
         localrule: True
