@@ -29,7 +29,7 @@ def look_file(results: str | Path, j: int) -> str:
 
 def walk(study_cfg: dict, study: Study, read, before: int | None = None) -> tuple[dict[str, int], list[int]]:
     """(experiment -> splits it trains, the looks taken), following the looks in order: every experiment
-    starts with k0; a look asks for more for some, who then reach the next look. `read(j)` returns look j's
+    starts with k0; a look asks for more for some, which then train to the next look. `read(j)` returns look j's
     record (the workflow reads a checkpoint's output, aggregation the file) or None where it is not there
     yet; `before`: only the looks before that one."""
     schedule, _ = adaptive_splits(study_cfg)
@@ -45,11 +45,6 @@ def walk(study_cfg: dict, study: Study, read, before: int | None = None) -> tupl
         for e in record["more"]:
             splits[e] = record["next"]
     return splits, taken
-
-
-def open_at(splits: dict[str, int], j: int) -> list[str]:
-    """The experiments a look after j splits reads: those that trained to it."""
-    return [e for e, n in splits.items() if n == j]
 
 
 def take_look(study_cfg: dict, study: Study, j: int, srcc: dict[str, float], previous: dict | None) -> dict:
