@@ -50,11 +50,11 @@ rule all:
         run_metrics(),
         score_metrics(),
         complexity_files(),
-        "results/runs.csv",
+        str(layout.runs_csv(RESULTS)),
         table_files(),
         figure_files(),
-        expand("results/{name}", name=catalogue.NUMBERS_FILES),
-        "results/paper.pdf",
+        numbers_files(),
+        str(layout.paper_pdf(RESULTS)),
 
 
 onstart:

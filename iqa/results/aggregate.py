@@ -12,10 +12,12 @@ from iqa.study import catalogue
 from iqa.results import paperform
 
 from iqa.results import tables
+from iqa.core import layout
 from iqa.core.errors import DataError
 from iqa.results.runs import code_version, code_versions, load_runs, load_scores, plcc_mode, recompute, runs_table
 from iqa.stats.cells import cell, equivalence, factorial_row, holm, mean_difference, paired_delta
 from iqa.study.spec import expand
+from iqa.training.record import read_metrics
 
 
 def current_dataset_hashes(study, needed: set[str] | None = None) -> dict[str, str | None]:
@@ -57,15 +59,15 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     note_code_versions(built.values(), runs)
     if write_tables:
         for spec in specs:
-            built[spec.name].write(results / "tables")
-            paperform.write(spec, built[spec.name], b, results / "tables")
+            built[spec.name].write(layout.tables_dir(results))
+            paperform.write(spec, built[spec.name], b, layout.tables_dir(results))
             catalogue.write_caption(spec, results, built[spec.name].notes)
     if only is not None:
         return list(built)
-    runs_table(study, runs).to_csv(results / "runs.csv", index=False)
+    runs_table(study, runs).to_csv(layout.runs_csv(results), index=False)
     fac = study.factorial and {"factors": study.factorial["factors"],
                                "cells": {"+".join(sorted(on)): e for on, e in study.factorial["cells"].items()}}
-    (results / "study.json").write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
+    layout.study_json(results).write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
                                                    indent=2))
     for spec in catalogue.figures(study_cfg):
         figures.draw(spec, b, built)
@@ -146,7 +148,7 @@ def test_identity(c: dict) -> tuple:
 def _recompute_holm(results: Path, c: dict) -> float:
     """Holm over the raw p of every distinct test of the cell's table, this test's raw p recomputed."""
     raw = {}
-    sidecar = results / "tables" / f"{c['table']}.provenance.json"
+    sidecar = layout.table_file(results, c["table"], layout.PROVENANCE)
     for cc in json.loads(sidecar.read_text())["cells"].values():
         if cc["stat"] in ("p", "shapley_p") and cc["value"] is not None and not np.isnan(cc["value"]):
             raw.setdefault(test_identity(cc), cc)
@@ -187,13 +189,13 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
     checked against their recorded hashes; (text, everything matches)."""
     table_path = Path(table_path)
     stem = table_path.name.split(".")[0]
-    sidecar = table_path.with_name(stem + ".provenance.json")
+    sidecar = table_path.with_name(f"{stem}.{layout.PROVENANCE}")
     if not sidecar.is_file():
         raise DataError(f"no provenance sidecar next to {table_path} (expected {sidecar})")
     side = json.loads(sidecar.read_text())
     key = f"{row}|{column}"
     paper = side.get("paper") or {}
-    if table_path.name.endswith(tuple(f".{ext}" for ext in paperform.PAPER_FILES)) or (
+    if table_path.name.endswith(tuple(f".{ext}" for ext in layout.PAPER_FILES)) or (
             key not in side["cells"] and key in paper.get("cells", {})):
         return _audit_paper(table_path.with_name(f"{stem}.csv"), paper, row, column)
     if key not in side["cells"]:
@@ -206,7 +208,7 @@ def audit(table_path: str | Path, row: str, column: str) -> tuple[str, bool]:
     ok = _check_files(table_path.parent, stem, side, lines)
     for role, ids in (("run", c["runs"]), ("reference run", c["ref_runs"] or [])):
         for rid in ids:
-            ok &= _describe_run(run_dir(results, rid), role, c["metric"], lines)
+            ok &= _describe_run(layout.record_dir(results, rid), role, c["metric"], lines)
     try:
         value = recompute_cell(results, c)
     except FileNotFoundError as e:  # a run folder (or complexity file) deleted since the table was built
@@ -227,7 +229,7 @@ def recomputed_from(c: dict) -> str:
     whose content hash the run check above verifies)."""
     if c["stat"] in ("measured", "measured_ratio"):
         return "the complexity measurements"
-    return "predictions.csv" if c.get("part", "test") == "test" else f"metrics.json ({c['part']} record)"
+    return layout.PREDICTIONS if c.get("part", "test") == "test" else f"{layout.METRICS} ({c['part']} record)"
 
 
 def _audit_paper(record: Path, paper: dict, row: str, heading: str) -> tuple[str, bool]:
@@ -267,11 +269,11 @@ def _check_files(folder: Path, stem: str, side: dict, lines: list[str]) -> bool:
 def _describe_run(run_dir: Path, role: str, metric: str | None, lines: list[str]) -> bool:
     from iqa.results.runs import tampering
 
-    mpath = run_dir / "metrics.json"
+    mpath = run_dir / layout.METRICS
     if not mpath.is_file():
-        lines.append(f"  {role} {run_dir.name}: metrics.json missing")
+        lines.append(f"  {role} {run_dir.name}: {layout.METRICS} missing")
         return False
-    m = json.loads(mpath.read_text())
+    m = read_metrics(mpath)
     p = m["provenance"]
     if "model_run_id" in m:  # a cross-dataset score
         lines.append(f"  {role} {run_dir}: model {m['model_run_id']} ({m['model_sha256'][:12]}) on {m['dataset_kind']} "
@@ -291,11 +293,6 @@ def _describe_run(run_dir: Path, role: str, metric: str | None, lines: list[str]
     if problem:
         lines.append(f"    TAMPERED: {problem}")
     return problem is None
-
-
-def run_dir(results: Path, rid: str) -> Path:
-    """A cell's run: a training run id, or `scores/<dataset>/<run id>` for a cross-dataset score."""
-    return results / rid if "/" in rid else results / "runs" / rid
 
 
 def recompute_cell(results: Path, c: dict) -> float | None:
@@ -319,9 +316,10 @@ def recompute_cell(results: Path, c: dict) -> float | None:
     def values(ids):
         out = []
         for rid in ids:
-            m = json.loads((run_dir(results, rid) / "metrics.json").read_text())
+            folder = layout.record_dir(results, rid)
+            m = read_metrics(folder / layout.METRICS)
             part = c.get("part", "test")
-            out.append(recompute(run_dir(results, rid), plcc_mode(m))[metric] if part == "test" else m[part][metric])
+            out.append(recompute(folder, plcc_mode(m))[metric] if part == "test" else m[part][metric])
         return out
 
     scale = c.get("scale", 1.0)
@@ -344,10 +342,10 @@ def recompute_cell(results: Path, c: dict) -> float | None:
 
 
 def _recompute_shapley(results: Path, c: dict, values) -> float:
-    study = json.loads((results / "study.json").read_text())
+    study = json.loads(layout.study_json(results).read_text())
     fac = study.get("factorial")
     if not fac:
-        raise DataError(f"{results / 'study.json'} has no factorial; cannot recompute a Shapley cell")
+        raise DataError(f"{layout.study_json(results)} has no factorial; cannot recompute a Shapley cell")
     by_run = dict(zip(c["runs"], values(c["runs"])))
     split_of = {rid: k for e in study["cells"].values() for k, rid in e.items()}
     cells = {frozenset(on.split("+")) - {""}: exp for on, exp in fac["cells"].items()}

@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import ScaledTranslation  # noqa: E402
 
+from iqa.core import layout  # noqa: E402
 from iqa.results.plotstyle import close, figure, save, style  # noqa: E402
 from iqa.stats.cells import paired_delta  # noqa: E402
 from iqa.results.tables import Builder  # noqa: E402
@@ -43,7 +44,7 @@ def empty(ax, what: str) -> None:
 
 
 def _out(b: Builder) -> Path:
-    return b.results / "figures"
+    return layout.figures_dir(b.results)
 
 
 def _best_of(b: Builder) -> str:
@@ -202,7 +203,7 @@ def training_curves(spec, b: Builder, built: dict):
     a1, a2 = axes[0]
     ids = b.split_runs(experiment) if experiment in b.study.cells else {}
     for k, rid in ids.items():
-        h = pd.read_csv(b.results / "runs" / rid / "history.csv")
+        h = pd.read_csv(layout.run_file(b.results, rid, layout.HISTORY))
         a1.plot(h["epoch"], h["train_loss"], marker="o", label=f"split {k}")
         a2.plot(h["epoch"], h["val_srcc"], marker="o", label=f"split {k}")
     if not ids:
@@ -219,7 +220,8 @@ def training_curves(spec, b: Builder, built: dict):
 
 def _predictions(b: Builder, experiment: str) -> pd.DataFrame:
     ids = b.split_runs(experiment) if experiment in b.study.cells else {}
-    frames = [pd.read_csv(b.results / "runs" / rid / "predictions.csv").assign(split=k) for k, rid in ids.items()]
+    frames = [pd.read_csv(layout.run_file(b.results, rid, layout.PREDICTIONS)).assign(split=k)
+              for k, rid in ids.items()]
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
@@ -345,9 +347,9 @@ def _inspectable(spec, b: Builder) -> tuple[Path, Path] | None:
     """The best-validation run's folder and data root, or None (after drawing why) when it has no
     saved model or its data is not on this machine."""
     rid = _best_run(b)
-    run_dir = b.results / "runs" / rid if rid else None
+    run_dir = layout.run_dir(b.results, rid) if rid else None
     root = Path(b.study.runs[rid]["data"]["root"]) if rid else None
-    if rid and (run_dir / "model.safetensors").is_file() and root.is_dir():
+    if rid and (run_dir / layout.MODEL).is_file() and root.is_dir():
         return run_dir, root
     fig, axes = figure(1)
     empty(axes[0, 0], f"{_best_of(b)} (no saved model or its data is not here)")

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iqa.core import layout
 from iqa.training.record import sha256_file
 from iqa.study.spec import synthetic_datasets
 from iqa.stats.claim import CLAIMS, delta_note
@@ -28,7 +29,6 @@ RUN_STATUS = re.compile(r"split \d+: run \S+ is ")  # the record's note on one r
 VERSIONS_NOTE = "runs from different code versions"
 MARK = "†"
 MAX_COLUMNS = 8
-PAPER_FILES = ("paper.tex", "paper.md")
 LATEX_PACKAGES = ("booktabs", "amssymb", "adjustbox")
 # Unicode a cell may hold, as LaTeX (text mode; \checkmark needs amssymb)
 TEX_GLYPHS = {"−": "$-$", "†": "$^{\\dagger}$", "±": "$\\pm$", "✓": "$\\checkmark$", "×": "$\\times$",
@@ -118,12 +118,12 @@ class PaperTable:
 
     def write(self, out: Path) -> dict:
         """`<name>.paper.tex` and `.paper.md`; returns the sidecar's `paper` section."""
-        (out / f"{self.name}.paper.tex").write_text(self.latex())
-        (out / f"{self.name}.paper.md").write_text(self.markdown())
+        (out / f"{self.name}.{layout.PAPER_TEX}").write_text(self.latex())
+        (out / f"{self.name}.{layout.PAPER_MD}").write_text(self.markdown())
         cells = {f"{cells[0].text}|{h}": {"text": c.text, "from": c.sources}
                  for kind, cells in self.lines if kind == "row" for h, c in zip(self.headings, cells)}
         return {"caption": self.caption, "headings": self.headings, "notes": self.notes, "cells": cells,
-                "files": {ext: sha256_file(out / f"{self.name}.{ext}") for ext in PAPER_FILES}}
+                "files": {ext: sha256_file(out / f"{self.name}.{ext}") for ext in layout.PAPER_FILES}}
 
 
 def _columns(align: str) -> list[str]:
@@ -477,7 +477,7 @@ def form(spec, t: Table, b) -> PaperTable:
 def write(spec, t: Table, b, out: Path) -> PaperTable:
     """Write `<name>.paper.{tex,md}` and add their cells and file hashes to the table's sidecar."""
     p = form(spec, t, b)
-    sidecar = out / f"{t.name}.provenance.json"
+    sidecar = out / f"{t.name}.{layout.PROVENANCE}"
     side = json.loads(sidecar.read_text())
     side["paper"] = p.write(out)
     sidecar.write_text(json.dumps(side, indent=2, default=str))

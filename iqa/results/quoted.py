@@ -41,6 +41,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from iqa.core import layout
 from iqa.core.errors import DataError
 
 SKIPPED_BUILDERS = ("hyperparameters", "training_log")  # settings and per-epoch logs: no prose numbers
@@ -196,10 +197,10 @@ def write_numbers(specs, built: dict, results: str | Path) -> dict[str, Number]:
              "% checks it.",
              "% Use as \\Name{} before a space; a missing number reads --."]
     lines += [f"\\newcommand{{\\{n.name}}}{{{n.text}}}  % {_comment(n)}" for n in numbers.values()]
-    (results / "numbers.tex").write_text("\n".join(lines) + "\n")
+    layout.numbers_file(results, layout.NUMBERS_TEX).write_text("\n".join(lines) + "\n")
     as_json = {name: {**asdict(n), "value": None if _missing(n.value) else n.value}
                for name, n in numbers.items()}
-    (results / "numbers.json").write_text(json.dumps(as_json, indent=2))
+    layout.numbers_file(results, layout.NUMBERS_JSON).write_text(json.dumps(as_json, indent=2))
     return numbers
 
 
@@ -214,7 +215,7 @@ def find_macro(numbers_path: str | Path, macro: str) -> tuple[Path, dict]:
     """numbers.json next to `numbers_path` (numbers.tex, numbers.json or a results folder) and the
     entry of `macro` (with or without its backslash)."""
     path = Path(numbers_path)
-    path = path / "numbers.json" if path.is_dir() else path.with_suffix(".json")
+    path = layout.numbers_file(path, layout.NUMBERS_JSON) if path.is_dir() else path.with_suffix(".json")
     if not path.is_file():
         raise DataError(f"no {path}: run `iqa aggregate` first (it writes numbers.tex and numbers.json)")
     entries = json.loads(path.read_text())
@@ -239,8 +240,8 @@ def audit_macro(numbers_path: str | Path, macro: str) -> tuple[str, bool]:
         lines.append(f"  TEXT CHANGED: {path} says {e['text']!r} but its value {e['value']} prints "
                      f"{expected!r}")
         ok = False
-    table_path = path.parent / "tables" / f"{e['table']}.csv"
-    cells = json.loads(table_path.with_name(f"{e['table']}.provenance.json").read_text())["cells"]
+    table_path = layout.table_file(path.parent, e["table"], "csv")
+    cells = json.loads(layout.table_file(path.parent, e["table"], layout.PROVENANCE).read_text())["cells"]
     for row in [e["row"]] + ([e["ref_row"]] if e["ref_row"] else []):
         text, same = audit(table_path, row, e["column"])
         lines += ["  " + line for line in text.splitlines()]

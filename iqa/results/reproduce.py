@@ -16,11 +16,11 @@ Verdicts, by device class (docs/reproducibility.md gives the measurements behind
 """
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from pathlib import Path
 
+from iqa.core import layout
 from iqa.core.errors import DataError
 
 # A rerun may differ from the record by this fraction of the number's sampling standard error: a drift
@@ -30,13 +30,15 @@ COMPARED = ("srcc", "plcc", "krcc", "rmse")
 
 
 def load_record(results: str | Path, run_id: str) -> tuple[Path, dict]:
-    run_dir = Path(results) / "runs" / run_id
-    path = run_dir / "metrics.json"
+    from iqa.training.record import read_metrics
+
+    run_dir = layout.run_dir(results, run_id)
+    path = run_dir / layout.METRICS
     if not path.is_file():
-        found = sorted(p.name for p in (Path(results) / "runs").glob("*") if (p / "metrics.json").is_file())
+        found = sorted(p.name for p in layout.runs_dir(results).glob("*") if (p / layout.METRICS).is_file())
         raise DataError(f"no finished run {run_id!r}: {path} is missing"
                         + (f"; finished runs there: {', '.join(found[:10])}" if found else ""))
-    return run_dir, json.loads(path.read_text())
+    return run_dir, read_metrics(path)
 
 
 def check_data(cfg: dict, prov: dict) -> tuple[bool, str]:
@@ -130,7 +132,7 @@ def compare_predictions(old_dir: Path, new_dir: Path) -> tuple[bool, bool, str]:
 
     from iqa.training.record import sha256_file
 
-    a_path, b_path = old_dir / "predictions.csv", new_dir / "predictions.csv"
+    a_path, b_path = old_dir / layout.PREDICTIONS, new_dir / layout.PREDICTIONS
     if sha256_file(a_path) == sha256_file(b_path):
         return True, True, "predictions.csv: identical bytes"
     a, b = pd.read_csv(a_path), pd.read_csv(b_path)
@@ -161,8 +163,8 @@ def compare(old_dir: Path, old: dict, new_dir: Path, new: dict, exact: bool) -> 
         failed += [key] if exact and not same else []
     identical, same_images, text = compare_predictions(old_dir, new_dir)
     lines.append("  " + text)
-    failed += [] if same_images and (identical or not exact) else ["predictions.csv"]
-    weights = weights_difference(old_dir / "model.safetensors", new_dir / "model.safetensors")
+    failed += [] if same_images and (identical or not exact) else [layout.PREDICTIONS]
+    weights = weights_difference(old_dir / layout.MODEL, new_dir / layout.MODEL)
     lines.append(f"  model.safetensors: {weights}")
     if failed:
         lines.append(f"verdict: MISMATCH ({', '.join(failed)}"
@@ -193,7 +195,7 @@ def scratch_folder(scratch: str | Path | None, run_dir: Path, run_id: str) -> Pa
     out = Path(scratch)
     if out.resolve() == run_dir.resolve():
         raise DataError(f"--scratch {out} is the run's own folder; give an empty folder")
-    if (out / "metrics.json").is_file():
+    if (out / layout.METRICS).is_file():
         raise DataError(f"--scratch {out} already holds a finished run (metrics.json); give an empty folder")
     return out
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from iqa import config as config_mod
+from iqa.core import layout
 from iqa.stats.claim import delta_note, paired_pool_variance, shapley_pool_variance, study_claim
 from iqa.training.record import sha256_file
 from iqa.stats.cells import cell, equivalence, holm, interaction, mean_difference, paired_delta, shapley
@@ -78,10 +79,10 @@ class Table:
         tex = re.sub(r"\\textbackslash cite\\\{(.*?)\\\}", lambda m: "\\cite{" + m.group(1).replace("\\_", "_") + "}", tex)
         tex_notes = "".join(f"\\par\\footnotesize {_tex_escape(n)}\n" for n in self.notes)
         (out / f"{self.name}.tex").write_text(tex.replace("\\end{table}", tex_notes + "\\end{table}"))
-        files = {ext: sha256_file(out / f"{self.name}.{ext}") for ext in ("csv", "md", "tex")}
+        files = {ext: sha256_file(out / f"{self.name}.{ext}") for ext in layout.RECORD_FILES}
         sidecar = {"table": self.name, "caption": self.caption, "notes": self.notes, "files": files,
                    "cells": self.provenance}
-        (out / f"{self.name}.provenance.json").write_text(json.dumps(sidecar, indent=2, default=str))
+        (out / f"{self.name}.{layout.PROVENANCE}").write_text(json.dumps(sidecar, indent=2, default=str))
 
 
 TEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
@@ -357,7 +358,7 @@ def cross_dataset(spec, b: Builder) -> Table:
     cd = b.cfg["cross_dataset"]
     first = cd["experiments"][0]
     for name in cd["datasets"]:
-        scored = {e: {k: f"scores/{name}/{rid}" for k, rid in b.study.cells[e].items()
+        scored = {e: {k: layout.score_ref(name, rid) for k, rid in b.study.cells[e].items()
                       if b.scores.get((name, rid), {}).get("usable")} for e in cd["experiments"]}
         for e in cd["experiments"]:
             ids = list(scored[e].values())
@@ -390,19 +391,19 @@ def complexity(spec, b: Builder) -> Table:
     rows = b.cfg["complexity"]["experiments"]
     measured = {}
     for e in rows:
-        path = b.results / "complexity" / f"{e}.json"
+        path = layout.complexity_file(b.results, e)
         if not path.is_file():
             t.note(f"{e}: {path} missing (its complexity job has not run)")
             continue
         measured[e] = json.loads(path.read_text())
         for col, key, scale in COMPLEXITY_COLUMNS:
-            t.put(e, col, measured[e][key] * scale, [], "measured", key, source=f"complexity/{e}.json", scale=scale)
+            t.put(e, col, measured[e][key] * scale, [], "measured", key, source=layout.complexity_ref(e), scale=scale)
         ids = list(b.split_runs(e).values())
         for m in METRICS:
             t.put(e, f"{m}_median", cell("median", [b.value(r, m) for r in ids]), ids, "median", m)
     if rows[0] in measured:
         for e in measured:
-            ref = {"source": f"complexity/{e}.json", "ref_source": f"complexity/{rows[0]}.json"}
+            ref = {"source": layout.complexity_ref(e), "ref_source": layout.complexity_ref(rows[0])}
             speedup = measured[rows[0]]["latency_ms"] / measured[e]["latency_ms"]
             t.put(e, f"latency_speedup_vs_{rows[0]}", speedup, [], "measured_ratio", "latency_ms", **ref)
             key = "throughput_images_per_s"
@@ -518,7 +519,7 @@ def training_log(spec, b: Builder) -> Table:
         t.note(f"no finished run of {experiment!r}")
         return t
     best = max(ids, key=lambda r: np.nan_to_num(b.value(r, "srcc", "val"), nan=-np.inf))
-    hist = pd.read_csv(b.results / "runs" / best / "history.csv")
+    hist = pd.read_csv(layout.run_file(b.results, best, layout.HISTORY))
     t = Table(spec.name, f"{spec.caption}: {experiment}, run {best}")
     for _, h in hist.iterrows():
         for col in hist.columns:

@@ -6,14 +6,10 @@ Torch- and matplotlib-free, so the workflow lists a study's outputs when it is p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from iqa.core import layout
 from iqa.study.spec import declared_experiments, factorial_cells, sweep_name
-
-# the full record (csv, md, tex), its provenance, and the paper form (iqa.results.paperform)
-TABLE_FILES = ("csv", "md", "tex", "provenance.json", "paper.tex", "paper.md")
-CAPTION_DIR = "captions"  # results/captions/{tables,figures}/<name>.rst, for the Snakemake report
-FIGURE_FILES = ("pdf", "png")
-NUMBERS_FILES = ("numbers.tex", "numbers.json")  # every quoted number as a LaTeX macro (iqa.results.quoted)
 
 
 @dataclass(frozen=True)
@@ -130,34 +126,24 @@ def experiments_behind(study_cfg: dict, table: str) -> list[str]:
     return list(tabs[table])
 
 
-def caption_file(kind: str, name: str, results: str = "results") -> str:
-    """`results/captions/{tables,figures}/<name>.rst` (a table and a figure may share a name)."""
-    return f"{results}/{CAPTION_DIR}/{kind}/{name}.rst"
-
-
-def caption_files(study_cfg: dict, results: str = "results") -> list[str]:
-    return ([caption_file("tables", o.name, results) for o in tables(study_cfg)]
-            + [caption_file("figures", o.name, results) for o in figures(study_cfg)])
-
-
-def files(study_cfg: dict, results: str = "results") -> list[str]:
-    """Every table, figure and caption file the study's aggregation writes."""
-    paths = [f"{results}/tables/{t.name}.{ext}" for t in tables(study_cfg) for ext in TABLE_FILES]
-    paths += [f"{results}/figures/{f.name}.{ext}" for f in figures(study_cfg) for ext in FIGURE_FILES]
-    return paths + caption_files(study_cfg, results) + [f"{results}/{name}" for name in NUMBERS_FILES]
+def files(study_cfg: dict, results: str | Path = layout.RESULTS) -> list[Path]:
+    """Every table, figure and caption file the study's aggregation writes, and the numbers."""
+    paths = [layout.table_file(results, t.name, ext) for t in tables(study_cfg) for ext in layout.TABLE_FILES]
+    paths += [layout.figure_file(results, f.name, ext) for f in figures(study_cfg) for ext in layout.FIGURE_FILES]
+    paths += [layout.caption_file(results, "tables", t.name) for t in tables(study_cfg)]
+    paths += [layout.caption_file(results, "figures", f.name) for f in figures(study_cfg)]
+    return paths + [layout.numbers_file(results, name) for name in layout.NUMBERS_FILES]
 
 
 def write_caption(output: Output, results, notes: list[str] | None = None) -> None:
-    """The output's own caption for the report (`caption_file`); a table's (`notes` given)
+    """The output's own caption for the report (`layout.caption_file`); a table's (`notes` given)
     also says where its paper form and provenance are."""
-    from pathlib import Path
-
     lines = [f"**{output.name}**: {output.caption}."]
     if notes is not None:
         lines += [""] + [f"- {n}" for n in notes] + [
             "", f"Paper form: ``{output.name}.paper.tex`` and ``.paper.md``. Every cell of both forms is "
                 f"traced to its runs in ``{output.name}.provenance.json``; ``iqa audit TABLE ROW COLUMN`` "
                 "recomputes it."]
-    path = Path(caption_file("figures" if notes is None else "tables", output.name, str(results)))
+    path = layout.caption_file(results, "figures" if notes is None else "tables", output.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).replace("{{", "{ {").replace("{%", "{ %") + "\n")  # no Jinja in notes

@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from iqa.core import layout
 from iqa.core.errors import ConfigError, DataError
 from iqa.study import preflight
 from iqa.study.spec import Study, cross_dataset_jobs, expand, load_study, rehearse, synthetic_datasets
+from iqa.training.record import read_metrics
 
 EVAL_FACTOR = 3.0
 MARGIN = 1.5  # suggested SLURM runtime = estimate x MARGIN, rounded up to ROUND_MIN minutes
@@ -79,8 +81,8 @@ def run_work(cfg: dict, sizes: dict[str, int]) -> dict[str, int]:
 def results_throughput(results: str | Path) -> list[dict]:
     """Throughput entries from finished runs: median recorded train_patches_per_second per model and size."""
     rates: dict[tuple, list] = {}
-    for path in sorted(Path(results).glob("runs/*/metrics.json")):
-        m = json.loads(path.read_text())
+    for path in sorted(layout.runs_dir(results).glob(f"*/{layout.METRICS}")):
+        m = read_metrics(path)
         p, model = m["provenance"], m["config"]["model"]
         if p.get("train_patches_per_second"):
             device = p.get("gpu_model") or p.get("cpu_model") or p.get("device")
@@ -247,7 +249,7 @@ def check(config_paths) -> list[str]:
     need = preflight.needs(study_cfg, study, list(study.runs), cross_dataset_jobs(study_cfg, study))
     generated = synthetic_datasets(study_cfg, study)
     need.data = {root: spec for root, spec in need.data.items() if root not in generated}
-    return preflight.check(study_cfg, study, "results", need)
+    return preflight.check(study_cfg, study, layout.RESULTS, need)
 
 
 def plan(config_path, *, bench_json=None, throughput=None, from_results=None, images=None,

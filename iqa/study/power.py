@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from iqa.stats.claim import study_claim
+from iqa.core import layout
 from iqa.core.errors import ConfigError
 from iqa.study.spec import Study, expand, sweep_name
 
@@ -132,13 +133,12 @@ def splits_needed(delta: float, sd: float, m: int, pool_sd: float = 0.0, target:
 def pilot_sd(results: Path, study: Study, comparison: dict) -> tuple[float, float] | None:
     """(sd of the per-split SRCC difference, pool sd) from finished pilot runs of both sides, or None when
     fewer than 2 splits have both."""
-    import json
-
     from iqa.stats.claim import paired_pool_variance
+    from iqa.training.record import read_metrics
 
     def srcc(rid):
-        path = results / "runs" / rid / "metrics.json"
-        return json.loads(path.read_text())["test"]["srcc"] if path.is_file() else None
+        path = layout.run_file(results, rid)
+        return read_metrics(path)["test"]["srcc"] if path.is_file() else None
 
     if comparison["runs"] is None:
         return None

@@ -1,7 +1,8 @@
 """What a run writes, and how: atomically, with the SHA-256 of every file recorded in metrics.json.
 
 metrics.json is written last: a failed run leaves none, and a finished one names (and hashes) the
-predictions, history and weights it produced, so a later edit to any of them is detected.
+predictions, history and weights it produced, so a later edit to any of them is detected. Its keys are
+declared in `metrics_schema`; `write_metrics` is its only writer and `read_metrics` its checked reader.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from iqa import config as config_mod
+from iqa.core import layout
 from iqa.core.errors import DataError, TrainingError
-
-RUN_FILES = ("predictions.csv", "history.csv", "model.safetensors")
+from iqa.training import metrics_schema
 
 
 def atomic_write(path: Path, write) -> None:
@@ -36,10 +37,10 @@ def sha256_file(path: Path) -> str:
 
 def finished(out: Path, cfg: dict) -> dict | None:
     """The metrics of a finished run of this config in `out`, or None; another config's run is an error."""
-    done = out / "metrics.json"
+    done = out / layout.METRICS
     if not done.is_file():
         return None
-    metrics = json.loads(done.read_text())
+    metrics = read_metrics(done)
     if metrics["provenance"]["config_hash"] != config_mod.config_hash(cfg):
         raise TrainingError(f"{done} holds a finished run of another config; use another --out")
     return metrics
@@ -136,7 +137,15 @@ def content_hash(metrics: dict) -> str:
 
 def write_metrics(out: Path, metrics: dict) -> None:
     """Hash the run's files into `metrics['files']` and the record's own content into
-    `metrics['content_sha256']`, then write metrics.json (last, atomically)."""
-    metrics["files"] = {name: sha256_file(out / name) for name in RUN_FILES if (out / name).is_file()}
+    `metrics['content_sha256']`, check the record against its schema, then write metrics.json (last,
+    atomically). The one writer of metrics.json: training, scoring, packs and the tests' fake runs."""
+    path = Path(out) / layout.METRICS
+    metrics["files"] = {name: sha256_file(out / name) for name in layout.RUN_FILES if (out / name).is_file()}
     metrics["content_sha256"] = content_hash(metrics)
-    atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
+    metrics_schema.check(metrics, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
+
+
+def read_metrics(path: str | Path) -> dict:
+    """A metrics.json, checked against its schema: a missing or mistyped key is a DataError naming it."""
+    return metrics_schema.check(json.loads(Path(path).read_text()), path)

@@ -26,6 +26,7 @@ import torch
 from iqa import config as config_mod
 from iqa.training.checkpoint import Checkpoint, Interrupted, preemption_signals
 from iqa.data.crops import train_positions
+from iqa.core import layout
 from iqa.core.device import resolve_device, set_matmul_precision
 from iqa.core.errors import TrainingError
 from iqa.training.evaluate import evaluate_part
@@ -51,7 +52,7 @@ def drop_checkpoint(cfg: dict, out: str | Path) -> None:
     `train.keep_checkpoint`. Called once the job's runs have all finished (a pack's sibling may still fail,
     and Snakemake then deletes every metrics.json of the pack: the rerun re-tests from the checkpoints)."""
     if not cfg["train"]["keep_checkpoint"]:
-        (Path(out) / "checkpoint.pt").unlink(missing_ok=True)
+        (Path(out) / layout.CHECKPOINT).unlink(missing_ok=True)
 
 
 def to_end(steps) -> dict:
@@ -103,7 +104,7 @@ def run(cfg: dict, out: Path, caught: dict, turn: "Turn"):
     forward = torch.compile(model) if t["compile"] else model
     opt, sched = make_optimizer(model, t)
     stepper = Stepper(forward, model.parameters(), opt, t, device)
-    ckpt = Checkpoint(out / "checkpoint.pt", config_mod.config_hash(cfg), model, opt, sched, device)
+    ckpt = Checkpoint(out / layout.CHECKPOINT, config_mod.config_hash(cfg), model, opt, sched, device)
     state = ckpt.restore() or {"epoch": 0, "step": 0, "best_srcc": -math.inf, "best_epoch": -1,
                                "bad_epochs": 0, "best_val": None, "history": [], "epoch_loss": 0.0,
                                "epoch_seconds": 0.0}
@@ -124,14 +125,14 @@ def run(cfg: dict, out: Path, caught: dict, turn: "Turn"):
         raise TrainingError("no epoch finished; nothing to test")
     from safetensors.torch import load_file
 
-    model.load_state_dict(load_file(str(out / "model.safetensors"), device=str(device)))
+    model.load_state_dict(load_file(str(out / layout.MODEL), device=str(device)))
     test, pred, weights = evaluate_part(forward, parts["test"], cfg)
     log.info(f"test ({test['n_images']} images, model of epoch {state['best_epoch']}, selected on "
              f"{t['select']}): SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} KRCC {test['krcc']:.4f} "
              f"RMSE {test['rmse']:.3f}")
-    write_predictions(out / "predictions.csv", parts["test"]["names"], parts["test"]["mos"].cpu().numpy(),
+    write_predictions(out / layout.PREDICTIONS, parts["test"]["names"], parts["test"]["mos"].cpu().numpy(),
                       pred, weights)
-    write_history(out / "history.csv", state["history"])
+    write_history(out / layout.HISTORY, state["history"])
     metrics = {"run_id": config_mod.run_id(cfg), "config": cfg, "test": test, "val": state["best_val"],
                "selected_on": t["select"], "best_epoch": state["best_epoch"],
                "epochs_run": len(state["history"]),
@@ -237,7 +238,7 @@ def select_epoch(state: dict, forward, model, parts: dict, cfg: dict, out: Path,
     if improved:
         state.update(best_srcc=score if math.isfinite(score) else -math.inf, best_epoch=epoch + 1,
                      bad_epochs=0, best_val=val)
-        save_model(out / "model.safetensors", model, cfg)
+        save_model(out / layout.MODEL, model, cfg)
     else:
         state["bad_epochs"] += 1
     log.info(f"epoch {epoch + 1}/{t['epochs']}: train loss {row['train_loss']:.4f} val SRCC {val['srcc']:.4f} "

@@ -5,14 +5,14 @@ COMPLEXITY_PACKED = bool(config.get("packing")) and len(COMPLEXITY) > 1
 
 rule complexity:
     output:
-        "results/complexity/{experiment}.json",
+        str(layout.complexity_file(RESULTS, "{experiment}")),
     wildcard_constraints:
         experiment="(?!)" if COMPLEXITY_PACKED else "[^/]+",
     params:
         models=lambda wildcards: [STUDY.experiments[wildcards.experiment]["model"]],
         spec=config.get("complexity"),
     log:
-        "results/logs/complexity/{experiment}.log",
+        log_path("complexity", "{experiment}"),
     threads: RESOURCES["complexity"]["threads"]
     resources:
         gpu=RESOURCES["complexity"]["gpu"],
@@ -28,12 +28,12 @@ if COMPLEXITY_PACKED:
 
     rule complexity_pack:
         output:
-            expand("results/complexity/{experiment}.json", experiment=COMPLEXITY),
+            complexity_files(),
         params:
             models=[STUDY.experiments[e]["model"] for e in COMPLEXITY],
             spec=config.get("complexity"),
         log:
-            "results/logs/complexity/all.log",
+            log_path("complexity", "all"),
         threads: RESOURCES["complexity"]["threads"]
         resources:
             gpu=RESOURCES["complexity"]["gpu"],

@@ -2,13 +2,13 @@ rule train:
     input:
         dataset_input,
     output:
-        "results/runs/{run_id}/metrics.json",
+        str(layout.run_file(RESULTS, "{run_id}")),
     wildcard_constraints:
         run_id="|".join(re.escape(rid) for rid in ALONE) or "(?!)",  # packed runs are their pack's
     params:
         run=lambda wildcards: STUDY.runs[wildcards.run_id],
     log:
-        "results/logs/train/{run_id}.log",
+        log_path("train", "{run_id}"),
     threads: RESOURCES["train"]["threads"]
     resources:
         gpu=RESOURCES["train"]["gpu"],
@@ -31,11 +31,11 @@ for pack, rids in PACKS.items():
         input:
             sorted({f for rid in rids for f in _generated(STUDY.runs[rid]["data"]["root"])}),
         output:
-            [f"results/runs/{rid}/metrics.json" for rid in rids],
+            run_metrics(rids),
         params:
             runs=[STUDY.runs[rid] for rid in rids],
         log:
-            [f"results/logs/train_pack/{pack}.log"] + [f"results/logs/train/{rid}.log" for rid in rids],
+            [log_path("train_pack", pack)] + [log_path("train", rid) for rid in rids],
         threads: RESOURCES["train"]["threads"]
         resources:
             gpu=RESOURCES["train"]["gpu"],
