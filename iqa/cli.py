@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from iqa.core import layout
 from iqa.core.errors import ConfigError, DataError, TrainingError, WeightsMissing
 
 
@@ -259,7 +260,7 @@ def add_complexity_arguments(p) -> None:
 
     source = p.add_mutually_exclusive_group()
     source.add_argument("--run-config", metavar="RUN.yaml", help="the model of a run config (YAML)")
-    source.add_argument("--model-file", metavar="model.safetensors",
+    source.add_argument("--model-file", metavar=layout.MODEL,
                         help="the model of a trained run (its config is in the file)")
     p.add_argument("--model", choices=sorted(FAMILIES), help="without a run config or model file: the model")
     p.add_argument("--size", help="with --model: see `iqa models`")
@@ -290,7 +291,7 @@ def add_reproduce_parser(sub) -> None:
                                    "validation metrics, the selected epoch and predictions.csv; exit 1 on a "
                                    "mismatch or when data or code differ. See docs/reproducibility.md.")
     s.add_argument("run_id", help="a folder name under RESULTS/runs")
-    s.add_argument("--results", default="results")
+    s.add_argument("--results", default=layout.RESULTS)
     s.add_argument("--scratch", help="empty folder to retrain in (default: a new temporary folder, kept)")
     s.add_argument("--code", choices=["refuse", "warn"], default="refuse",
                    help="when the library source differs from the run's: refuse (default) or rerun anyway")
@@ -393,7 +394,7 @@ def add_study_parsers(sub) -> None:
     s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
     s.add_argument("config", nargs="+", help="study config (config.yaml), or several merged in order as "
                                              "snakemake --configfile does")
-    s.add_argument("--results", default="results")
+    s.add_argument("--results", default=layout.RESULTS)
     s.add_argument("--strict", action="store_true",
                    help="refuse runs from a dirty tree or from more than one code version/environment")
     s.add_argument("--mark-tampered", action="store_true",
@@ -409,7 +410,7 @@ def add_study_parsers(sub) -> None:
                                   "ablation.paper.tex), numbers.tex/.json, or a macro")
     s.add_argument("rest", nargs="*", help="ROW COLUMN after a table (ROW HEADING after a paper form); MACRO "
                                            "after a numbers file")
-    s.add_argument("--results", default="results", help="folder with numbers.json when only a macro is given")
+    s.add_argument("--results", default=layout.RESULTS, help="folder with numbers.json when only a macro is given")
     s.set_defaults(func=cmd_audit)
 
     add_reproduce_parser(sub)

@@ -117,8 +117,9 @@ def study_json(results: str | Path) -> Path:
     return Path(results) / "study.json"
 
 
-def paper_dir(results: str | Path) -> Path:
-    return Path(results) / PAPER
+def paper_source(results: str | Path) -> Path:
+    """The document's LaTeX: pdflatex compiles it in its own folder, writing its .log and .pdf beside it."""
+    return Path(results) / PAPER / f"{PAPER}.tex"
 
 
 def paper_pdf(results: str | Path) -> Path:

@@ -97,15 +97,15 @@ def build(study_cfg: dict, results: str | Path, pdflatex: str = "pdflatex") -> f
     if shutil.which(pdflatex) is None:
         raise DataError(f"{pdflatex} not found: results/paper.pdf needs TeX Live (on Debian: apt-get install "
                         "texlive-latex-base texlive-latex-recommended texlive-latex-extra; .ci/run does)")
-    work = layout.paper_dir(results)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "paper.tex").write_text(source(study_cfg, results))
+    tex_file = layout.paper_source(results)
+    tex_file.parent.mkdir(parents=True, exist_ok=True)
+    tex_file.write_text(source(study_cfg, results))
     start = time.perf_counter()
     for _ in range(2):
-        done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=work,
-                              capture_output=True, text=True)
+        done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", tex_file.name],
+                              cwd=tex_file.parent, capture_output=True, text=True)
         if done.returncode:
-            raise DataError(f"pdflatex failed on {work / 'paper.tex'} (log: {work / 'paper.log'}):\n"
+            raise DataError(f"pdflatex failed on {tex_file} (log: {tex_file.with_suffix('.log')}):\n"
                             + done.stdout[-3000:])
-    shutil.copyfile(work / "paper.pdf", layout.paper_pdf(results))
+    shutil.copyfile(tex_file.with_suffix(".pdf"), layout.paper_pdf(results))
     return time.perf_counter() - start

@@ -200,7 +200,7 @@ def scratch_folder(scratch: str | Path | None, run_dir: Path, run_id: str) -> Pa
     return out
 
 
-def reproduce(run_id: str, results: str | Path = "results", scratch: str | Path | None = None,
+def reproduce(run_id: str, results: str | Path = layout.RESULTS, scratch: str | Path | None = None,
               code: str = "refuse", device: str | None = None, say=print) -> int:
     """Check data and code, retrain the run in `scratch`, compare, print a verdict; 0 when reproduced."""
     import copy
