@@ -36,7 +36,8 @@ def test_yaml_file_and_overrides(tmp_path):
 
 def test_run_id_depends_on_config_not_name():
     a = config.load(None, ["name=a"])
-    b = config.load(None, ["name=b", "data.cache_dir=/elsewhere"])  # another name, and a key that is not hashed
+    b = config.load(None, ["name=b", "data.cache_dir=/elsewhere"])  # another name, and a key not hashed
     c = config.load(None, ["name=a", "train.lr=1e-6"])
     assert config.config_hash(a) == config.config_hash(b) != config.config_hash(c)
-    assert config.run_id(a) == f"a-{config.config_hash(a)[:10]}" and config.run_id(b) == f"b-{config.config_hash(a)[:10]}"
+    short = config.config_hash(a)[:10]
+    assert config.run_id(a) == f"a-{short}" and config.run_id(b) == f"b-{short}"

@@ -25,7 +25,8 @@ def test_a_wildcard_for_a_name_gives_the_workflows_pattern():
     assert str(layout.run_file(layout.RESULTS, "{run_id}")) == "results/runs/{run_id}/metrics.json"
     assert str(layout.score_file("r", "{dataset}", "{run_id}")) == "r/scores/{dataset}/{run_id}/metrics.json"
     assert str(layout.log_file("r", "aggregate")) == "r/logs/aggregate.log"
-    assert str(layout.log_file("r", "synthetic_data", "data/x", "labels.csv")) == "r/logs/synthetic_data/data/x/labels.csv.log"
+    assert (str(layout.log_file("r", "synthetic_data", "data/x", "labels.csv"))
+            == "r/logs/synthetic_data/data/x/labels.csv.log")
     assert layout.record_dir("r", layout.score_ref("spaq", "C3-1")) == layout.score_dir("r", "spaq", "C3-1")
     assert layout.record_dir("r", "C3-1") == layout.run_dir("r", "C3-1")
     assert layout.TABLE_FILES == ("csv", "md", "tex", "provenance.json", "paper.tex", "paper.md")
@@ -54,8 +55,8 @@ def test_no_module_or_rule_spells_a_results_path_itself():
 def test_the_workflows_outputs_are_the_layouts_paths():
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     study = expand(cfg)
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "1"], capture_output=True,
-                       text=True, cwd=REPO)
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "1"],
+                       capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     listed = {kind: {f for line in re.findall(rf"^    {kind}: (.*)$", r.stdout, re.M) for f in line.split(", ")}
               for kind in ("output", "log")}
@@ -68,4 +69,4 @@ def test_the_workflows_outputs_are_the_layouts_paths():
     generated = {f for f in listed["output"] if not f.startswith(f"{layout.RESULTS}/")}  # the synthetic datasets
     assert {Path(f) for f in listed["output"] - generated} == expected
     assert all(Path(f).is_relative_to(layout.log_file(layout.RESULTS, "x").parent) for f in listed["log"])
-    assert {str(layout.log_file(layout.RESULTS, "aggregate")), str(layout.log_file(layout.RESULTS, "paper"))} <= listed["log"]
+    assert {str(layout.log_file(layout.RESULTS, job)) for job in ("aggregate", "paper")} <= listed["log"]

@@ -74,7 +74,7 @@ def schema_of(metrics: dict) -> type:
 
 
 def check(metrics: dict, path: str | Path) -> dict:
-    """`metrics` as it is, or a DataError naming `path` and the first key that is missing or of another type."""
+    """`metrics` as it is, or a DataError naming `path` and the first key missing or of another type."""
     schema = schema_of(metrics)
     problem = _problem(metrics, schema, "")
     if problem:
