@@ -31,7 +31,6 @@ def test_table_files_keep_small_settings_and_trace_every_cell(tmp_path):
 # --- the table builder on a fabricated study: no training, every table kind, tamper checks ---------------
 
 import zlib  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -2,10 +2,12 @@
 
 The workflow's rules and scripts and every module of the library take their paths from here. Each path
 function takes the results folder first (`RESULTS` is the workflow's) and returns a Path; a Snakemake
-rule passes a wildcard such as "{run_id}" for a name and gets its pattern.
+rule passes a wildcard such as "{run_id}" for a name and gets its pattern. tests/test_layout.py fails
+when another module spells one of these names itself.
 
     results/runs/{run_id}/           a training run: RUN_FILES, metrics.json, checkpoint.pt, train.log
-    results/scores/{dataset}/{run_id}/  a run's model scored on another dataset: predictions.csv, metrics.json
+    results/scores/{dataset}/{run_id}/  a run's model scored on another dataset: predictions.csv,
+                                     metrics.json
     results/complexity/{experiment}.json
     results/tables/{table}.{ext}     ext in TABLE_FILES
     results/figures/{figure}.{ext}   ext in FIGURE_FILES
