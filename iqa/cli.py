@@ -140,8 +140,7 @@ def cmd_aggregate(args) -> None:
 
 def cmd_audit(args) -> int:
     """`iqa audit TABLE ROW COLUMN`, `iqa audit NUMBERS_FILE MACRO` or `iqa audit MACRO [--results DIR]`."""
-    from iqa.results.quoted import audit_macro
-    from iqa.results.aggregate import audit
+    from iqa.results.audit import audit, audit_macro
 
     target, rest = args.target, args.rest
     if len(rest) == 2:

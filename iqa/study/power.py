@@ -22,6 +22,7 @@ from scipy import optimize, stats
 
 from iqa.stats.claim import study_claim
 from iqa.core.errors import ConfigError
+from iqa.core.vocab import TableBuild
 from iqa.study.spec import Study, expand, sweep_name
 
 ALPHA = 0.05
@@ -32,20 +33,20 @@ MAX_SPLITS = 1000
 def _table_pairs(spec, study_cfg: dict, study: Study) -> list[tuple[str, str]]:
     """(experiment, reference) of every paired delta a table's builder (`iqa.results.tables`) prints."""
     tables = study_cfg.get("tables") or {}
-    if spec.build in ("comparison", "precision"):  # precision: a comparison plus TOST (no Holm)
+    if spec.build in (TableBuild.COMPARISON, TableBuild.PRECISION):  # precision: a comparison plus TOST (no Holm)
         rows = tables[spec.name]
         return [(e, rows[0]) for e in rows[1:]]
-    if spec.build == "forward_path":
+    if spec.build == TableBuild.FORWARD_PATH:
         rows = tables[spec.name]
         return [(rows[i], rows[i - 1]) for i in range(1, len(rows))] + [(rows[i], rows[0]) for i in range(2, len(rows))]
-    if spec.build == "controls":
+    if spec.build == TableBuild.CONTROLS:
         return [(c["run"], c["reference"]) for c in tables["controls"].values()]
-    if spec.build == "selection_gap":
+    if spec.build == TableBuild.SELECTION_GAP:
         return [(test, val) for val, test in tables["selection"].items()]
-    if spec.build == "sweep":
+    if spec.build == TableBuild.SWEEP:
         sweep = study_cfg["sweeps"][spec.arg]
         return [(sweep_name(spec.arg, v), sweep["of"]) for v in sweep["values"]] if sweep.get("of") else []
-    if spec.build == "contributions":
+    if spec.build == TableBuild.CONTRIBUTIONS:
         fac = study.factorial
         total = [(fac["cells"][frozenset(fac["factors"])], fac["cells"][frozenset()])] if fac else []
         return total + [tuple(pair) for pair in (tables.get("contributions") or {}).values()]
@@ -70,12 +71,12 @@ def comparisons(study_cfg: dict, study: Study) -> list[dict]:
             seen.add(key)
             out.append({"family": spec.name, "name": f"{e} vs {ref}", "experiment": e, "reference": ref,
                         "runs": list(runs), "ref_runs": list(ref_runs)})
-        if spec.build == "cross_dataset":
+        if spec.build == TableBuild.CROSS_DATASET:
             first, *rest = study_cfg["cross_dataset"]["experiments"]
             out += [{"family": spec.name, "name": f"{e} vs {first} on {dataset}", "experiment": e,
                      "reference": first, "runs": None, "ref_runs": None}
                     for dataset in study_cfg["cross_dataset"]["datasets"] for e in rest]
-        if spec.build == "contributions" and study.factorial:
+        if spec.build == TableBuild.CONTRIBUTIONS and study.factorial:
             fac = study.factorial
             rows = [f"Shapley {f}" for f in fac["factors"]]
             rows += [f"interaction {' x '.join(fac['factors'])}"] if len(fac["factors"]) == 2 else []
