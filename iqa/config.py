@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from iqa.core.choices import DEVICES
 from iqa.core.errors import ConfigError
 from iqa.models.registry import FAMILIES, check_model_config, input_size
 
@@ -111,7 +112,7 @@ SCHEMA: dict = {
         "labels": Key("given", "training labels for controls: given | shuffled (seeded permutation: must destroy "
                                "learning) | reversed (min + max - MOS: must invert the ranking)",
                       choices=("given", "shuffled", "reversed")),
-        "device": Key("auto", "auto | cpu | cuda", choices=("auto", "cpu", "cuda"), hashed=False),
+        "device": Key("auto", "auto | cpu | cuda", choices=DEVICES, hashed=False),
         "precision": Key("bf16", "bf16 autocast on CUDA, tf32 (fp32 with TF32 matmuls and convolutions on "
                                  "CUDA), or fp32 throughout (a CPU always runs fp32)", choices=("bf16", "tf32", "fp32")),
         "compile": Key(False, "torch.compile the model", hashed=False),

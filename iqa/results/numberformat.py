@@ -9,7 +9,7 @@ import re
 from iqa.core.vocab import Metric
 
 MISSING = "--"
-# a metric or p anywhere in a column name (`shifted_srcc_std`, `shifted_p_vs_C0`): one format per column family
+# a metric or p anywhere in a column name (`shifted_srcc_std`, `shifted_p_vs_C0`): one format per family
 METRIC_TOKEN = re.compile(rf"(^|_)({'|'.join(Metric)}|p)(_|$)")
 FIXED_POINT = (*Metric, "val_", "test_", "train_loss", "share", "quoted", "p_")
 

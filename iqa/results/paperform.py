@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iqa.core.registry import Registry
-from iqa.core.vocab import TableBuild, cell_key
+from iqa.core.vocab import TABLE_METRICS, Metric, TableBuild, cell_key
 from iqa.training.record import sha256_file
 from iqa.study.spec import synthetic_datasets
 from iqa.stats.claim import CLAIMS, delta_note
@@ -377,7 +377,7 @@ def cross_dataset(spec, t: Table, b) -> PaperTable:
     exps = cd["experiments"]
     first = exps[0]
     # SRCC and PLCC per experiment as the seed's table has them; SRCC alone where both would not fit
-    metrics = ("srcc", "plcc") if 3 * len(exps) <= MAX_COLUMNS else ("srcc",)
+    metrics = TABLE_METRICS if 3 * len(exps) <= MAX_COLUMNS else (Metric.SRCC,)
     headings = ["Dataset"] + [f"{e} {m.upper()}" for e in exps for m in metrics]
     headings += [f"Δ SRCC {e} − {first} [95% CI]" for e in exps[1:]]
     p = PaperTable(spec.name, spec.caption, headings)

@@ -45,7 +45,8 @@ SETTINGS = ("best_of", "contributions")  # keys under `tables:` that configure o
 _LAST_TABLES = (
     ("cross_dataset", "Cross-dataset: models trained here, scored without retraining on other datasets",
      TableBuild.CROSS_DATASET, "cross_dataset"),
-    ("contributions", "Contribution of each component (SRCC points x100)", TableBuild.CONTRIBUTIONS, "factorial"),
+    ("contributions", "Contribution of each component (SRCC points x100)", TableBuild.CONTRIBUTIONS,
+     "factorial"),
     ("complexity", "Computational cost of each model, measured, beside its accuracy", TableBuild.COMPLEXITY,
      "complexity"),
     ("sota", "Published KonIQ-10k results (quoted) and this study's measured rows, compared only where "
@@ -90,7 +91,8 @@ def tables(study_cfg: dict) -> list[Output]:
     for name in study_cfg.get("tables") or {}:
         if name in SETTINGS:
             continue
-        build, caption = SPECIAL_TABLES.get(name, (TableBuild.COMPARISON, CAPTIONS.get(name, f"Comparison: {name}")))
+        build, caption = SPECIAL_TABLES.get(name, (TableBuild.COMPARISON,
+                                                   CAPTIONS.get(name, f"Comparison: {name}")))
         out.append(Output(name, caption, build, f"tables.{name}"))
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
         out.append(Output(f"{sweep}_sweep", f"Sweep of {spec['key']} from {spec.get('of') or 'the base'}",

@@ -33,7 +33,7 @@ MAX_SPLITS = 1000
 def _table_pairs(spec, study_cfg: dict, study: Study) -> list[tuple[str, str]]:
     """(experiment, reference) of every paired delta a table's builder (`iqa.results.tables`) prints."""
     tables = study_cfg.get("tables") or {}
-    if spec.build in (TableBuild.COMPARISON, TableBuild.PRECISION):  # precision: a comparison plus TOST (no Holm)
+    if spec.build in (TableBuild.COMPARISON, TableBuild.PRECISION):  # precision: a comparison plus TOST
         rows = tables[spec.name]
         return [(e, rows[0]) for e in rows[1:]]
     if spec.build == TableBuild.FORWARD_PATH:
