@@ -182,9 +182,9 @@ def sweep_curve(spec, b: Builder, built: dict):
     a1.scatter(x[chosen], df["val_srcc_median"][chosen], s=150, facecolors="none", edgecolors="C3",
                label="chosen on validation")
     ref = sweep.get("of")
-    cols = [f"srcc_{s}_vs_{ref}" for s in ("delta", "ci_low", "ci_high")]
+    cols = [f"{Metric.SRCC}_{s}_vs_{ref}" for s in INTERVAL_STATS]
     if ref and set(cols) <= set(df.columns):
-        d = df[cols].set_axis(["delta", "ci_low", "ci_high"], axis=1)
+        d = df[cols].set_axis([str(s) for s in INTERVAL_STATS], axis=1)
         ci_points(a2, x, d, f"test SRCC minus {ref}'s, 95% CI", "C0", horizontal=False)
         legend_below(a2, 1)
     else:
@@ -363,18 +363,18 @@ def _inspectable(spec, b: Builder) -> tuple[Path, Path] | None:
 @figure_builder(FigureBuild.ATTENTION_EXAMPLES)
 def attention_examples(spec, b: Builder, built: dict) -> None:
     """Low, medium and high-quality test images of the best-validation run, with their attention weights."""
-    from iqa.results import diagnostics as inspect
+    from iqa.results import diagnostics  # imports torch: only for these two figures
 
     found = _inspectable(spec, b)
     if found:
-        return inspect.per_image_attention(*found, _out(b), spec.name)
+        return diagnostics.per_image_attention(*found, _out(b), spec.name)
 
 
 @figure_builder(FigureBuild.FEATURE_MAP_EXAMPLES)
 def feature_map_examples(spec, b: Builder, built: dict) -> None:
     """Per-stage feature activations of a high- and a low-quality test image of the best-validation run."""
-    from iqa.results import diagnostics as inspect
+    from iqa.results import diagnostics  # imports torch: only for these two figures
 
     found = _inspectable(spec, b)
     if found:
-        return inspect.feature_maps(*found, _out(b), spec.name)
+        return diagnostics.feature_maps(*found, _out(b), spec.name)

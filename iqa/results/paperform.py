@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iqa.core.registry import Registry
-from iqa.core.vocab import TABLE_METRICS, Metric, TableBuild, cell_key
+from iqa.core.vocab import INTERVAL_STATS, TABLE_METRICS, Metric, Stat, TableBuild, cell_key
 from iqa.training.record import sha256_file
 from iqa.study.spec import synthetic_datasets
 from iqa.stats.claim import CLAIMS, delta_note
@@ -159,10 +159,10 @@ def rate(t: Table, row: str, col: str) -> Cell:
 
 
 def delta(t: Table, row: str, suffix: str = "", unit: str = "", decimals: int = 4,
-          metric: str = "srcc") -> Cell:
+          metric: str = Metric.SRCC) -> Cell:
     """Paired delta with its 95% CI, marked when its Holm-adjusted p is below SIGNIFICANT:
     `+0.0123 [−0.0040, +0.0280]†`."""
-    cols = [f"{metric}_{s}{unit}{suffix}" for s in ("delta", "ci_low", "ci_high")] + [f"p_holm{suffix}"]
+    cols = [f"{metric}_{s}{unit}{suffix}" for s in INTERVAL_STATS] + [f"p_holm{suffix}"]
     d, lo, hi, p = (_get(t, row, c) for c in cols)
     pairs = _get(t, row, f"pairs{suffix}")
     sources = [cell_key(row, c) for c in cols if c in t.rows.get(row, {})]
@@ -176,7 +176,7 @@ def delta(t: Table, row: str, suffix: str = "", unit: str = "", decimals: int = 
 
 
 def mark_note(t: Table) -> str:
-    family = next((c.get("family_size") for c in t.provenance.values() if c["stat"] == "holm"), None)
+    family = next((c.get("family_size") for c in t.provenance.values() if c["stat"] == Stat.HOLM), None)
     over = f"over the {family} comparisons of this table" if family else "over the table's comparisons"
     claim = next((c["claim"] for c in t.provenance.values() if c.get("claim")), "dataset")
     method = {"dataset": "paired t; claim: this dataset's images",

@@ -1,6 +1,6 @@
 """Numbers for the prose: a LaTeX macro for every number the paper quotes, each traced to its table cell.
 
-`write_numbers` (called at the end of `report.aggregate`) writes results/numbers.tex, one
+`write_numbers` (called at the end of `aggregate.aggregate`) writes results/numbers.tex, one
 `\\newcommand` per number with a `%` comment naming its table, row and column, and
 results/numbers.json with the same numbers ({name: {value, text, table, row, column, ...}}).
 `iqa.results.audit.audit_macro` traces a macro back to its cell and audits that cell.

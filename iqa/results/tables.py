@@ -487,7 +487,7 @@ def sota(spec, b: Builder) -> Table:
 def controls(spec, b: Builder) -> Table:
     """Each control against its reference, with what a working study must show: an A/A rerun's CI includes
     zero; a planted harmful change's CI lies below zero and it stays a finding after Holm within the
-    controls (their own family, `report.holm_family`)."""
+    controls (their own family, `aggregate.add_holm`)."""
     t = Table(spec.name, spec.caption)
     results = {label: b.delta(t, label, c["run"], c["reference"]) for label, c in b.cfg["tables"]["controls"].items()}
     adjusted = dict(zip(results, holm([r["p"] for r in results.values()])))

@@ -1,6 +1,6 @@
 """`iqa plan --power`: before training, can the study answer its questions?
 
-For every comparison the tables will report (table by table, the Holm families of `report.add_holm`:
+For every comparison the tables will report (table by table, the Holm families of `aggregate.add_holm`:
 distinct pairs of run sets), this prints the minimum detectable SRCC difference at 80% power after Holm,
 and the splits needed to detect a given difference (by default the step the seed study reported
 between the two rows, from `reported:`).
@@ -55,7 +55,7 @@ def _table_pairs(spec, study_cfg: dict, study: Study) -> list[tuple[str, str]]:
 
 def comparisons(study_cfg: dict, study: Study) -> list[dict]:
     """Every distinct test the tables report, table by table (each table is one Holm family, as
-    `report.add_holm` counts): {family (the table), name, runs, ref_runs, experiment, reference}. Two
+    `aggregate.add_holm` counts): {family (the table), name, runs, ref_runs, experiment, reference}. Two
     comparisons of the same two run sets in one table (A-B and B-A, or an experiment that shares its runs
     with another) are one test; a comparison of a run set with itself is no test."""
     from iqa.study.catalogue import tables as table_specs
