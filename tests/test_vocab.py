@@ -57,10 +57,12 @@ def _schema() -> dict:
     return yaml.safe_load(SCHEMA.read_text())["properties"]
 
 
-def test_the_study_schema_offers_the_librarys_dataset_kinds_and_mixes():
+def test_the_study_schema_offers_the_librarys_dataset_kinds_mixes_and_claims():
     from iqa.data.external import LOADERS
     from iqa.data.synthetic import MIXES
+    from iqa.stats.claim import CLAIMS
 
+    assert _schema()["stats"]["properties"]["claim"]["enum"] == list(CLAIMS)
     dataset = _schema()["cross_dataset"]["properties"]["datasets"]["additionalProperties"]["properties"]
     assert dataset["kind"]["enum"] == list(LOADERS)
     assert dataset["synthetic"]["properties"]["mix"]["enum"] == list(MIXES)
