@@ -228,7 +228,7 @@ def _flag(b, experiment: str, key: str) -> str:
 
 
 def _quoted(b, rows) -> bool:
-    return any(((b.cfg.get("reported") or {}).get(e) or {}).get("srcc") is not None for e in rows)
+    return any(((b.cfg.get("reported") or {}).get(e) or {}).get(Metric.SRCC) is not None for e in rows)
 
 
 # --- one form per kind of table -------------------------------------------------------------------------
@@ -420,15 +420,15 @@ def sota(spec, t: Table, b) -> PaperTable:
     for family in dict.fromkeys(str(_get(t, r, "family") or "Other") for r in published):
         p.group(f"{family}-based methods (published, quoted)")
         for r in [r for r in published if str(_get(t, r, "family") or "Other") == family]:
-            cite = (t.provenance.get(cell_key(r, "srcc")) or {}).get("cite")
+            cite = (t.provenance.get(cell_key(r, Metric.SRCC)) or {}).get("cite")
             p.add([Cell(r, [], f"{tex(r)} \\cite{{{cite}}}" if cite else None),
                    Cell(str(_get(t, r, "backbone") or ""), [cell_key(r, "backbone")]),
-                   number(t, r, "srcc", 3), number(t, r, "plcc", 3)])
+                   number(t, r, Metric.SRCC, 3), number(t, r, Metric.PLCC, 3)])
     comparable = [e for e in measured if b.study.experiments[e]["data"]["root"] not in synthetic]
     if comparable:
         p.group("This study (measured on KonIQ-10k, median over splits)")
         for e in comparable:
-            p.add([e, Cell(model_of(b, e), [cell_key(e, "backbone")]), number(t, e, "srcc"), number(t, e, "plcc")])
+            p.add([e, Cell(model_of(b, e), [cell_key(e, "backbone")]), *(number(t, e, m) for m in TABLE_METRICS)])
     others = [e for e in measured if e not in comparable]
     if others:
         roots = sorted({b.study.experiments[e]["data"]["root"] for e in others})
@@ -437,7 +437,7 @@ def sota(spec, t: Table, b) -> PaperTable:
             p.add([e, Cell(model_of(b, e), [cell_key(e, "backbone")]), "n/a", "n/a"])
         p.note(f"n/a: {', '.join(others)} ran on synthetic data ({', '.join(roots)}), not KonIQ-10k, so the "
                f"comparison with the published rows does not apply; their numbers are in {t.name}.csv.")
-    cites = {r: (t.provenance.get(cell_key(r, "srcc")) or {}).get("cite") for r in published}
+    cites = {r: (t.provenance.get(cell_key(r, Metric.SRCC)) or {}).get("cite") for r in published}
     p.note("Published rows: the numbers their papers report on KonIQ-10k (each its own protocol and split), "
            "quoted as the seed paper's table gives them (3 decimals); they enter no statistic. Sources: "
            + ", ".join(f"{r} [{c}]" for r, c in cites.items() if c) + ".")

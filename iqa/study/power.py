@@ -22,7 +22,7 @@ from scipy import optimize, stats
 
 from iqa.stats.claim import study_claim
 from iqa.core.errors import ConfigError
-from iqa.core.vocab import TableBuild
+from iqa.core.vocab import Metric, TableBuild
 from iqa.study.spec import Study, expand, sweep_name
 
 ALPHA = 0.05
@@ -89,9 +89,9 @@ def comparisons(study_cfg: dict, study: Study) -> list[dict]:
 def reported_step(test: dict, reported: dict) -> float:
     """The seed's reported SRCC step between the comparison's two rows, or NaN when it reported no pair."""
     e, ref = test["experiment"], test["reference"]
-    if test["runs"] is None or not all("srcc" in (reported.get(x) or {}) for x in (e, ref)):
+    if test["runs"] is None or not all(Metric.SRCC in (reported.get(x) or {}) for x in (e, ref)):
         return math.nan
-    return reported[e]["srcc"] - reported[ref]["srcc"]
+    return reported[e][Metric.SRCC] - reported[ref][Metric.SRCC]
 
 
 def power(delta: float, sd: float, splits: int, m: int, pool_sd: float = 0.0, alpha: float = ALPHA) -> float:
@@ -139,7 +139,7 @@ def pilot_sd(results: Path, study: Study, comparison: dict) -> tuple[float, floa
 
     def srcc(rid):
         path = results / "runs" / rid / "metrics.json"
-        return json.loads(path.read_text())["test"]["srcc"] if path.is_file() else None
+        return json.loads(path.read_text())["test"][Metric.SRCC] if path.is_file() else None
 
     if comparison["runs"] is None:
         return None
