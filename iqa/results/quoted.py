@@ -41,15 +41,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from iqa.core.errors import DataError
-from iqa.core.vocab import INTERVAL_STATS, TABLE_METRICS, CellKey, Metric, Stat, TableBuild
+from iqa.core.vocab import INTERVAL_STATS, SUMMARY_STATS, TABLE_METRICS, CellKey, Metric, Stat, TableBuild
 from iqa.results.numberformat import MISSING, is_missing, number_text
 
 SKIPPED_BUILDERS = (TableBuild.HYPERPARAMETERS, TableBuild.TRAINING_LOG)  # settings and per-epoch logs
 GAIN_BUILDERS = (TableBuild.COMPARISON, TableBuild.FORWARD_PATH)
 GAIN_COLUMNS = tuple(f"{m}_{Stat.MEDIAN}" for m in TABLE_METRICS)
-EXPERIMENT_COLUMNS = ("splits", "srcc_median", "srcc_mean", "srcc_std", "plcc_median", "plcc_mean",
-                      "plcc_std", "val_srcc_median", "quoted_srcc", "quoted_plcc", "params_m", "gflops",
-                      "train_patches_per_s")
+# the columns of `tables.Builder.summary` and `tables.cost_columns`: facts of one experiment
+EXPERIMENT_COLUMNS = ("splits", *(f"{m}_{stat}" for m in TABLE_METRICS for stat in SUMMARY_STATS),
+                      f"val_{Metric.SRCC}_{Stat.MEDIAN}", *(f"quoted_{m}" for m in TABLE_METRICS), "params_m",
+                      "gflops", "train_patches_per_s")
 WORDS = {**{m.value: m.upper() for m in Metric}, "ci": "CI", "p": "P", "x100": "Points", "gflops": "GFLOPs"}
 DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 SIGNED = (*INTERVAL_STATS, Stat.SHAPLEY_DELTA, Stat.SHAPLEY_CI_LOW, Stat.SHAPLEY_CI_HIGH, Stat.GAIN)
