@@ -54,8 +54,8 @@ class Table:
     def put(self, row: str, col: str, value, runs: list[str], stat: str, metric: str | None = None,
             ref_runs: list[str] | None = None, **extra) -> None:
         self.rows.setdefault(row, {})[col] = value
-        self.provenance[cell_key(row, col)] = {"runs": runs, "ref_runs": ref_runs, "metric": metric, "stat": stat,
-                                           "value": value, **extra}
+        self.provenance[cell_key(row, col)] = {"runs": runs, "ref_runs": ref_runs, "metric": metric,
+                                               "stat": stat, "value": value, **extra}
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -351,7 +351,7 @@ def _shapley_rows(t: Table, b: Builder, fac: dict, per_split: dict, ks: list[int
         res = mean_difference(per, pool_variance=pools[row])
         kind = "Shapley" if row in factors else row.split()[0]
         for stat in INTERVAL_STATS:
-            t.put(row, f"{Metric.SRCC}_{stat}_x100", res[stat] * 100, all_runs, f"shapley_{stat}", Metric.SRCC,
+            t.put(row, f"{Metric.SRCC}_{stat}_x100", res[stat] * 100, all_runs, Stat(f"shapley_{stat}"), Metric.SRCC,
                   scale=100, factor=row, claim=b.claim)
         # the total is the plain comparison of the all-on and all-off cells: one test with it
         # (`aggregate.test_identity`)
