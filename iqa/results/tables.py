@@ -351,8 +351,8 @@ def _shapley_rows(t: Table, b: Builder, fac: dict, per_split: dict, ks: list[int
         res = mean_difference(per, pool_variance=pools[row])
         kind = "Shapley" if row in factors else row.split()[0]
         for stat in INTERVAL_STATS:
-            t.put(row, f"{Metric.SRCC}_{stat}_x100", res[stat] * 100, all_runs, Stat(f"shapley_{stat}"), Metric.SRCC,
-                  scale=100, factor=row, claim=b.claim)
+            t.put(row, f"{Metric.SRCC}_{stat}_x100", res[stat] * 100, all_runs, Stat(f"shapley_{stat}"),
+                  Metric.SRCC, scale=100, factor=row, claim=b.claim)
         # the total is the plain comparison of the all-on and all-off cells: one test with it
         # (`aggregate.test_identity`)
         pair = {"pair": [runs[top], runs[bottom]]} if row == total_row else {}
