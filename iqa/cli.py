@@ -141,8 +141,7 @@ def cmd_aggregate(args) -> None:
 
 def cmd_audit(args) -> int:
     """`iqa audit TABLE ROW COLUMN`, `iqa audit NUMBERS_FILE MACRO` or `iqa audit MACRO [--results DIR]`."""
-    from iqa.results.quoted import audit_macro
-    from iqa.results.aggregate import audit
+    from iqa.results.audit import audit, audit_macro
 
     target, rest = args.target, args.rest
     if len(rest) == 2:
@@ -165,14 +164,17 @@ def add_device_argument(p, run_config: bool = False) -> None:
 
     Where a run config is trained (train, reproduce), an absent flag leaves the config's `train.device`,
     itself auto unless the config sets it."""
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None if run_config else "auto",
+    from iqa.core.choices import DEVICES
+
+    p.add_argument("--device", choices=DEVICES, default=None if run_config else "auto",
                    help="the run config's train.device (auto unless set)" if run_config else DEVICE_HELP)
 
 
 def add_score_arguments(p) -> None:
     p.add_argument("checkpoint", help="a run's model.safetensors")
-    p.add_argument("--kind", required=True,
-                   help="dataset release format: koniq10k | spaq | kadid10k | agiqa3k | live_challenge | csv")
+    from iqa.data.external import LOADERS
+
+    p.add_argument("--kind", required=True, help=f"dataset release format: {' | '.join(LOADERS)}")
     p.add_argument("--root", required=True, help="dataset root")
     p.add_argument("--out", required=True, help="folder for predictions.csv and metrics.json")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -256,6 +258,7 @@ def cmd_bench(args) -> None:
 
 
 def add_complexity_arguments(p) -> None:
+    from iqa.core.choices import COMPLEXITY_DEFAULTS, COMPLEXITY_PRECISIONS
     from iqa.models.registry import FAMILIES
 
     source = p.add_mutually_exclusive_group()
@@ -270,10 +273,14 @@ def add_complexity_arguments(p) -> None:
     p.add_argument("--attention", action=argparse.BooleanOptionalAction,
                    help="attention fusion (default: as --multiscale)")
     add_device_argument(p)
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast, CUDA only")
-    p.add_argument("--batch", type=int, default=32, help="patches per forward for the throughput")
-    p.add_argument("--warmup", type=int, default=5, help="untimed forwards before each timed series")
-    p.add_argument("--repeats", type=int, default=20, help="timed forwards at batch 1 and at --batch")
+    p.add_argument("--precision", default=COMPLEXITY_DEFAULTS["precision"], choices=COMPLEXITY_PRECISIONS,
+                   help="bf16: autocast, CUDA only")
+    p.add_argument("--batch", type=int, default=COMPLEXITY_DEFAULTS["batch"],
+                   help="patches per forward for the throughput")
+    p.add_argument("--warmup", type=int, default=COMPLEXITY_DEFAULTS["warmup"],
+                   help="untimed forwards before each timed series")
+    p.add_argument("--repeats", type=int, default=COMPLEXITY_DEFAULTS["repeats"],
+                   help="timed forwards at batch 1 and at --batch")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", help="JSON file to write (default: print the JSON)")
     p.set_defaults(func=cmd_complexity)
@@ -442,13 +449,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("complexity", help="parameters, GFLOPs, latency and throughput of one model, as JSON")
     add_complexity_arguments(s)
 
+    from iqa.data.synthetic import MIXES
+
     s = sub.add_parser("make-synthetic", help="write the seeded synthetic dataset")
     s.add_argument("dir")
     s.add_argument("--n", type=int, default=300)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--mix", default="default",
-                   help="degradation mix: default | shifted (another mix, for cross-dataset tests; "
-                        "see iqa/data/synthetic.py)")
+                   help=f"degradation mix: {' | '.join(MIXES)} (see iqa/data/synthetic.py; shifted is another mix, "
+                        f"for cross-dataset tests)")
     s.set_defaults(func=cmd_make_synthetic)
     return p
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import yaml
 
+from iqa.core.choices import DEVICES
 from iqa.core.errors import ConfigError
-from iqa.models.registry import FAMILIES, input_size
+from iqa.models.registry import FAMILIES, check_model_config, input_size
 
-__all__ = ["ConfigError", "SCHEMA", "DEFAULTS", "load", "merge", "validate", "config_hash", "run_id", "diff"]
+__all__ = ["ConfigError", "SCHEMA", "DEFAULTS", "load", "merge", "validate", "config_hash", "run_id", "diff",
+           "flatten"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ SCHEMA: dict = {
         "labels": Key("given", "training labels for controls: given | shuffled (seeded permutation: must destroy "
                                "learning) | reversed (min + max - MOS: must invert the ranking)",
                       choices=("given", "shuffled", "reversed")),
-        "device": Key("auto", "auto | cpu | cuda", choices=("auto", "cpu", "cuda"), hashed=False),
+        "device": Key("auto", "auto | cpu | cuda", choices=DEVICES, hashed=False),
         "precision": Key("bf16", "bf16 autocast on CUDA, tf32 (fp32 with TF32 matmuls and convolutions on "
                                  "CUDA), or fp32 throughout (a CPU always runs fp32)", choices=("bf16", "tf32", "fp32")),
         "compile": Key(False, "torch.compile the model", hashed=False),
@@ -125,17 +127,18 @@ SCHEMA: dict = {
 }
 
 
-def _flatten(d: dict, prefix: tuple = ()) -> dict[tuple, object]:
+def flatten(d: dict, prefix: tuple = ()) -> dict[tuple, object]:
+    """A nested config as {key path: value}: `{"train": {"lr": 1e-4}}` -> `{("train", "lr"): 1e-4}`."""
     out = {}
     for k, v in d.items():
         if isinstance(v, dict) and v:
-            out.update(_flatten(v, prefix + (k,)))
+            out.update(flatten(v, prefix + (k,)))
         else:
             out[prefix + (k,)] = v
     return out
 
 
-KEYS: dict[tuple, Key] = _flatten(SCHEMA)
+KEYS: dict[tuple, Key] = flatten(SCHEMA)
 DEFAULTS: dict = {s: ({k: key.default for k, key in sec.items()} if isinstance(sec, dict) else sec.default)
                   for s, sec in SCHEMA.items()}
 HASHED = tuple(".".join(p) for p, k in KEYS.items() if k.hashed)
@@ -250,10 +253,10 @@ def _checked(name: str, key: Key, v):
 
 
 def _model_size(cfg: dict) -> str | None:
-    m = cfg["model"]
-    sizes = FAMILIES[m["name"]]
-    if m["size"] not in sizes:
-        return f"'model.size' for {m['name']} must be one of {list(sizes)}, got {m['size']!r}"
+    try:
+        check_model_config(cfg["model"])
+    except ValueError as e:
+        return str(e)
     return None
 
 
@@ -301,7 +304,7 @@ RULES = (_model_size, _patch_is_model_input, _patch_fits_image, _test_crops, _va
 
 def validate(cfg: dict) -> None:
     """Check every key against its declaration, then the rules between keys; coerce numbers in place."""
-    flat = _flatten(cfg)
+    flat = flatten(cfg)
     for path, key in KEYS.items():
         value = _checked(_dotted(path), key, flat.get(path))
         _set(cfg, path, value)
@@ -319,7 +322,7 @@ def _set(cfg: dict, path: tuple, value) -> None:
 
 def config_hash(cfg: dict) -> str:
     """sha256 of the canonical JSON of every key that changes what a run computes."""
-    hashed = {_dotted(p): v for p, v in _flatten(cfg).items() if p in KEYS and KEYS[p].hashed}
+    hashed = {_dotted(p): v for p, v in flatten(cfg).items() if p in KEYS and KEYS[p].hashed}
     return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()
 
 
@@ -330,5 +333,5 @@ def run_id(cfg: dict) -> str:
 
 def diff(cfg: dict, base: dict) -> dict[str, tuple]:
     """Dotted keys whose value differs between two configs: {key: (base value, cfg value)}."""
-    a, b = _flatten(base), _flatten(cfg)
+    a, b = flatten(base), flatten(cfg)
     return {_dotted(k): (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}

@@ -20,7 +20,8 @@ from iqa.results import paperform
 
 from iqa.results import tables
 from iqa.results.plotstyle import close, style
-from iqa.results.aggregate import add_holm, aggregate, audit
+from iqa.results.aggregate import add_holm, aggregate
+from iqa.results.audit import audit
 from iqa.results.runs import load_runs, load_scores
 from iqa.study.spec import expand
 from test_tables import fabricated_study

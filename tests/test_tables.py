@@ -43,7 +43,8 @@ from iqa.config import config_hash  # noqa: E402
 from iqa.core.errors import DataError  # noqa: E402
 from iqa.core.metrics import correlations  # noqa: E402
 from iqa.training.record import write_metrics  # noqa: E402
-from iqa.results.aggregate import aggregate, audit  # noqa: E402
+from iqa.results.aggregate import aggregate  # noqa: E402
+from iqa.results.audit import audit  # noqa: E402
 from iqa.results.runs import RunTampered  # noqa: E402
 from iqa.study.spec import expand  # noqa: E402
 from fake_runs import record_run  # noqa: E402
@@ -284,7 +285,7 @@ def test_an_edited_validation_score_stops_aggregation_and_its_audit_says_where_i
 def test_auditing_a_cell_or_macro_whose_run_was_deleted_says_what_is_missing(tmp_path):
     import shutil
 
-    from iqa.results.quoted import audit_macro
+    from iqa.results.audit import audit_macro
 
     cfg, study, results = fabricated_study(tmp_path)
     aggregate(cfg, results)

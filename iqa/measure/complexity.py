@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from iqa import config as config_mod
+from iqa.core.choices import COMPLEXITY_DEFAULTS
 from iqa.core.device import device_name, resolve_device
 from iqa.models.cost import gflops_per_patch, inference_seconds, parameters
 from iqa.models.registry import FAMILIES, check_model_config, input_size
@@ -61,8 +62,9 @@ def _config_file(path: Path) -> dict:
     raise ValueError(f"{path}: must be a run config (.yaml/.yml) or a model.safetensors")
 
 
-def measure(m: dict, device: torch.device, precision: str = "fp32", batch: int = 32, warmup: int = 5,
-            repeats: int = 20) -> dict:
+def measure(m: dict, device: torch.device, precision: str = COMPLEXITY_DEFAULTS["precision"],
+            batch: int = COMPLEXITY_DEFAULTS["batch"], warmup: int = COMPLEXITY_DEFAULTS["warmup"],
+            repeats: int = COMPLEXITY_DEFAULTS["repeats"]) -> dict:
     """Parameters, GFLOPs, median batch-1 latency and batch-`batch` throughput of the model `m` describes."""
     from iqa.models.builder import build_model
 

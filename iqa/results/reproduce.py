@@ -22,11 +22,11 @@ from pathlib import Path
 
 from iqa.core import layout
 from iqa.core.errors import DataError
+from iqa.core.vocab import Metric
 
 # A rerun may differ from the record by this fraction of the number's sampling standard error: a drift
 # of half a standard error widens the spread of a metric over splits by at most 12% (sqrt(1.25)).
 SE_FRACTION = 0.5
-COMPARED = ("srcc", "plcc", "krcc", "rmse")
 
 
 def load_record(results: str | Path, run_id: str) -> tuple[Path, dict]:
@@ -100,11 +100,11 @@ def standard_error(metric: str, value: float, n: int) -> float:
     """Sampling standard error of a metric measured on n images. Correlations through Fisher's z, with
     the variances of Fieller, Hartley & Pearson (1957) for Spearman (1.06/(n-3)) and Kendall
     (0.437/(n-4)); RMSE as the standard deviation of n normal residuals, RMSE/sqrt(2n)."""
-    if metric == "rmse":
+    if metric == Metric.RMSE:
         return abs(value) / math.sqrt(2 * n)
     if n <= 4:
         return math.inf
-    var_z = {"plcc": 1.0 / (n - 3), "srcc": 1.06 / (n - 3), "krcc": 0.437 / (n - 4)}[metric]
+    var_z = {Metric.PLCC: 1.0 / (n - 3), Metric.SRCC: 1.06 / (n - 3), Metric.KRCC: 0.437 / (n - 4)}[metric]
     return (1 - value * value) * math.sqrt(var_z)
 
 
@@ -121,7 +121,7 @@ def metric_rows(old: dict, new: dict) -> list[tuple[str, str, float, float, int]
         a, b = old.get(part) or {}, new.get(part) or {}
         n = int(a.get("n_images") or b.get("n_images") or 0)
         rows += [(f"{part} {m}", m, float(a.get(m, math.nan)), float(b.get(m, math.nan)), n)
-                 for m in COMPARED if m in a or m in b]
+                 for m in Metric if m in a or m in b]
     return rows
 
 

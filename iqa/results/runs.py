@@ -19,11 +19,10 @@ from iqa import config as config_mod
 from iqa.core import layout
 from iqa.core.errors import DataError
 from iqa.core.metrics import correlations
+from iqa.core.vocab import Metric
 from iqa.training import metrics_schema
 from iqa.training.record import content_hash, sha256_file
 from iqa.study.spec import Study, cross_dataset_jobs
-
-CHECKED_METRICS = ("srcc", "plcc", "krcc", "rmse")
 
 
 class RunTampered(DataError):
@@ -46,7 +45,7 @@ def tampering(run_dir: Path, metrics: dict) -> str | None:
     if "files" not in metrics:
         return f"{record} records no file hashes (written by an older iqa)"
     recomputed = recompute(run_dir, plcc_mode(metrics))
-    for m in CHECKED_METRICS:
+    for m in Metric:
         if m not in metrics["test"]:  # cross-dataset scores report no RMSE
             continue
         if not np.isclose(recomputed[m], metrics["test"][m], rtol=1e-9, atol=1e-12, equal_nan=True):
@@ -166,8 +165,8 @@ def runs_table(study: Study, runs: dict[str, dict]) -> pd.DataFrame:
             "split": cfg["data"]["split_index"], "seed": cfg["seed"], "status": r["status"],
             "selected_on": m.get("selected_on"),
             "varied": "; ".join(f"{k}={b}" for k, (_, b) in varied.items()),
-            **{f"test_{k}": m.get("test", {}).get(k) for k in ("srcc", "plcc", "krcc", "rmse", "n_images")},
-            "val_srcc": (m.get("val") or {}).get("srcc"), "best_epoch": m.get("best_epoch"),
+            **{f"test_{k}": m.get("test", {}).get(k) for k in (*Metric, "n_images")},
+            "val_srcc": (m.get("val") or {}).get(Metric.SRCC), "best_epoch": m.get("best_epoch"),
             "epochs_run": m.get("epochs_run"),
             **{k: prov.get(k) for k in ("wall_seconds", "parameters", "gflops_per_patch", "train_patches_per_second",
                                         "git_commit", "git_dirty", "source_hash", "config_hash", "dataset_hash",

@@ -171,7 +171,7 @@ def rehearse(study_cfg: dict) -> dict:
     r = study_cfg.get("rehearsal")
     if not r:
         return study_cfg
-    bad = sorted(set(config_mod._flatten(r.get("run") or {})) - {tuple(k.split(".")) for k in SCALE_KEYS})
+    bad = sorted(set(config_mod.flatten(r.get("run") or {})) - {tuple(k.split(".")) for k in SCALE_KEYS})
     if bad:
         raise config_mod.ConfigError(f"rehearsal.run: {'.'.join(bad[0])} is not a scale key; a rehearsal may set "
                                      f"only {', '.join(SCALE_KEYS)}")
