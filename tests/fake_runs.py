@@ -46,31 +46,31 @@ def small_study() -> dict:
     }
 
 
-def noise_of(cfg: dict) -> float:
+def noise_of(cfg: config.RunConfig) -> float:
     """Prediction noise (MOS points) of a run: each component of the full model lowers it."""
-    m = cfg["model"]
-    noise = 12.0 - 3.0 * (m["name"] == "swin_hyperiqa") - 1.5 * m["multiscale"] - 1.0 * m["attention_fusion"]
-    noise += 0.3 * (cfg["data"]["test_crops"] == "center") + 0.2 * abs(np.log10(cfg["train"]["lr"] / 1e-3))
-    return 200.0 if cfg["train"]["labels"] == "shuffled" else noise
+    m = cfg.model
+    noise = 12.0 - 3.0 * (m.name == "swin_hyperiqa") - 1.5 * m.multiscale - 1.0 * m.attention_fusion
+    noise += 0.3 * (cfg.data.test_crops == "center") + 0.2 * abs(np.log10(cfg.train.lr / 1e-3))
+    return 200.0 if cfg.train.labels == "shuffled" else noise
 
 
-def write_run(out: Path, cfg: dict) -> dict:
+def write_run(out: Path, cfg: config.RunConfig) -> dict:
     """One finished run's predictions.csv, history.csv and metrics.json (with file hashes)."""
-    rng = np.random.default_rng([cfg["seed"], int(config.config_hash(cfg)[:8], 16)])
+    rng = np.random.default_rng([cfg.seed, int(config.config_hash(cfg)[:8], 16)])
     out.mkdir(parents=True, exist_ok=True)
-    mos = np.random.default_rng(cfg["data"]["split_index"]).uniform(10, 90, N_TEST)
+    mos = np.random.default_rng(cfg.data.split_index).uniform(10, 90, N_TEST)
     pred = mos + rng.normal(0, noise_of(cfg), N_TEST)
     write_predictions(out / "predictions.csv", [f"{i:04d}.jpg" for i in range(N_TEST)], mos, pred, None)
     history = [{"epoch": e, "train_loss": 1.0 / e, "val_srcc": 0.5 + 0.1 * e, "val_plcc": 0.5 + 0.1 * e,
                 "seconds": 1.0} for e in (1, 2)]
     write_history(out / "history.csv", history)
-    test = correlations(pred, mos, cfg["eval"]["plcc"])
+    test = correlations(pred, mos, cfg.eval.plcc)
     prov = {"config_hash": config.config_hash(cfg), "dataset_hash": "0" * 64, "split_hash": "1" * 64,
-            "seed": cfg["seed"], "git_commit": "f" * 40, "git_dirty": False, "source_hash": "e" * 64,
+            "seed": cfg.seed, "git_commit": "f" * 40, "git_dirty": False, "source_hash": "e" * 64,
             "parameters": 2_000_000, "gflops_per_patch": 0.16, "train_patches_per_second": 240.0,
             "device": "cpu", "gpu_model": None, "wall_seconds": 2.0, "train_seconds": 2.0}
-    metrics = {"run_id": config.run_id(cfg), "config": cfg, "test": test, "val": {"srcc": 0.7, "plcc": 0.7},
-               "selected_on": cfg["train"]["select"], "best_epoch": 2, "epochs_run": 2, "provenance": prov}
+    metrics = {"run_id": config.run_id(cfg), "config": cfg.to_dict(), "test": test, "val": {"srcc": 0.7, "plcc": 0.7},
+               "selected_on": cfg.train.select, "best_epoch": 2, "epochs_run": 2, "provenance": prov}
     write_metrics(out, metrics)
     return metrics
 

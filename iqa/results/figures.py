@@ -346,7 +346,7 @@ def _inspectable(spec, b: Builder) -> tuple[Path, Path] | None:
     saved model or its data is not on this machine."""
     rid = _best_run(b)
     run_dir = b.results / "runs" / rid if rid else None
-    root = Path(b.study.runs[rid]["data"]["root"]) if rid else None
+    root = Path(b.study.runs[rid].data.root) if rid else None
     if rid and (run_dir / "model.safetensors").is_file() and root.is_dir():
         return run_dir, root
     fig, axes = figure(1)

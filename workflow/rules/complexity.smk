@@ -9,7 +9,7 @@ rule complexity:
     wildcard_constraints:
         experiment="(?!)" if COMPLEXITY_PACKED else "[^/]+",
     params:
-        models=lambda wildcards: [STUDY.experiments[wildcards.experiment]["model"]],
+        models=lambda wildcards: [STUDY.experiments[wildcards.experiment].model.to_dict()],
         spec=config.get("complexity"),
     log:
         "results/logs/complexity/{experiment}.log",
@@ -30,7 +30,7 @@ if COMPLEXITY_PACKED:
         output:
             expand("results/complexity/{experiment}.json", experiment=COMPLEXITY),
         params:
-            models=[STUDY.experiments[e]["model"] for e in COMPLEXITY],
+            models=[STUDY.experiments[e].model.to_dict() for e in COMPLEXITY],
             spec=config.get("complexity"),
         log:
             "results/logs/complexity/all.log",
