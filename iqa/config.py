@@ -4,7 +4,8 @@ A run is one `RunConfig`: frozen dataclasses, a section each (`model`, `data`, `
 field declared once below by `key(default, help, constraint...)`. The defaults, the validation, the
 config hash, the hyperparameter table and the dict form (`SCHEMA`, `DEFAULTS`, `to_dict`) all read this
 declaration. Rules that tie keys together (a patch must fit the model's input) are in `RULES`.
-Validation runs on the dict form (YAML, a saved record), so `RunConfig.from_dict` is the one way in.
+Values are checked (and YAML's number strings coerced) on the dict form a config arrives in (YAML, a
+saved record), before the typed one is built from it: `RunConfig.from_dict`, `load`.
 Nothing here imports torch, so the workflow checks every run of a study when it is parsed.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -36,18 +36,18 @@ def model_section(config: str | Path | None = None, **flags) -> ModelConfig:
     """
     given = {k: v for k, v in flags.items() if v is not None}
     if config is not None:
-        m = _config_file(Path(config)).model.to_dict()
+        m = _config_file(Path(config)).model
     elif "name" in given and "size" in given:
         swin = given["name"] == "swin_hyperiqa"
-        m = {**config_mod.DEFAULTS["model"], "multiscale": swin, "attention_fusion": swin}
+        m = ModelConfig(multiscale=swin, attention_fusion=swin)
     else:
         raise ValueError("give --run-config, --model-file, or --model and --size")
-    m = {**m, **given, "pretrained": False, "weights": None}
-    unknown = set(m) - set(config_mod.DEFAULTS["model"])
+    unknown = set(given) - set(config_mod.SCHEMA["model"])
     if unknown:
         raise ValueError(f"unknown model key(s) {sorted(unknown)}")
-    check_model_config(m)
-    return ModelConfig.of(m)
+    m = replace(m, **given, pretrained=False, weights=None)
+    check_model_config(m.to_dict())
+    return m
 
 
 def _config_file(path: Path) -> RunConfig:

@@ -83,10 +83,10 @@ def results_throughput(results: str | Path) -> list[dict]:
     rates: dict[tuple, list] = {}
     for path in sorted(Path(results).glob("runs/*/metrics.json")):
         m = json.loads(path.read_text())
-        p, model = m["provenance"], m["config"]["model"]
+        p, model = m["provenance"], RunConfig.from_dict(m["config"], where=str(path)).model
         if p.get("train_patches_per_second"):
             device = p.get("gpu_model") or p.get("cpu_model") or p.get("device")
-            key = (model["name"], model["size"])
+            key = (model.name, model.size)
             rates.setdefault(key, []).append((p["train_patches_per_second"], device))
     if not rates:
         raise DataError(f"{results}: no finished run records train_patches_per_second (runs/*/metrics.json)")
