@@ -54,9 +54,9 @@ def cmd_predict(args) -> None:
     import pandas as pd
     import torch
 
+    from iqa.core.files import atomic_write
     from iqa.data.crops import image_key
     from iqa.data.dataset import load_image
-    from iqa.core.files import atomic_write
     from iqa.models.saved import load_model
     from iqa.training.evaluate import mos_scores
 
@@ -167,7 +167,8 @@ def add_device_argument(p, run_config: bool = False) -> None:
 
     Where a run config is trained (train, reproduce), an absent flag leaves the config's `train.device`,
     itself auto unless the config sets it."""
-    p.add_argument("--device", choices=SCHEMA["train"]["device"].choices, default=None if run_config else "auto",
+    device = SCHEMA["train"]["device"]
+    p.add_argument("--device", choices=device.choices, default=None if run_config else device.default,
                    help="the run config's train.device (auto unless set)" if run_config else DEVICE_HELP)
 
 
@@ -220,7 +221,8 @@ def cmd_plan(args) -> int:
 
 
 def add_bench_arguments(p) -> None:
-    p.add_argument("--model", default="swin_hyperiqa", choices=sorted(SCHEMA["model"]["name"].choices))
+    name = SCHEMA["model"]["name"]
+    p.add_argument("--model", default=name.default, choices=sorted(name.choices))
     p.add_argument("--size", default="nano", help="see `iqa models` (swin: nano..base; resnet50: nano, base)")
     add_device_argument(p)
     p.add_argument("--batch", type=int, default=32, help="training batch (patches)")
@@ -235,7 +237,8 @@ def add_bench_arguments(p) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
     p.add_argument("--bare-backbone", action="store_true",
                    help="also time the bare backbone on CPU (always done on CUDA)")
-    p.add_argument("--precision", default="bf16", choices=SCHEMA["train"]["precision"].choices,
+    precision = SCHEMA["train"]["precision"]
+    p.add_argument("--precision", default=precision.default, choices=precision.choices,
                    help="CUDA arithmetic of (c) and (d): fp32, TF32 matmuls and convolutions, or bf16 autocast "
                         "(a CPU runs fp32)")
     p.add_argument("--pack", type=int, default=1, metavar="K",

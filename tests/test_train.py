@@ -85,7 +85,7 @@ def test_interrupted_run_resumes_to_identical_numbers(synthetic, tmp_path, sig):
     cfg = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=3", "data.train_patches=6",
                                                          "train.batch_size=8", "train.log_every=1"])
     cfg_path = tmp_path / "cfg.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_path.write_text(yaml.safe_dump(cfg.to_dict()))
     reference = train(cfg, tmp_path / "reference")
 
     out = tmp_path / "interrupted"
