@@ -3,11 +3,13 @@ plan, bench, complexity."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from iqa.core import layout
+from iqa.config import SCHEMA
 from iqa.core.errors import ConfigError, DataError, TrainingError, WeightsMissing
 
 
@@ -36,9 +38,9 @@ def cmd_pack(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    from iqa.data.parts import load_parts
+    from iqa.models.saved import load_model
     from iqa.training.evaluate import evaluate_part
-    from iqa.data.pipeline import load_parts
-    from iqa.training.record import load_model
 
     overrides = [*args.set, f"train.device={args.device}"] + ([f"data.root={args.data}"] if args.data else [])
     model, cfg, device = load_model(args.checkpoint, overrides)
@@ -53,10 +55,11 @@ def cmd_predict(args) -> None:
     import pandas as pd
     import torch
 
+    from iqa.core.files import atomic_write
     from iqa.data.crops import image_key
     from iqa.data.dataset import load_image
+    from iqa.models.saved import load_model
     from iqa.training.evaluate import mos_scores
-    from iqa.training.record import atomic_write, load_model
 
     paths = image_paths(args.images)
     out = Path(args.out) if args.out else None
@@ -65,7 +68,7 @@ def cmd_predict(args) -> None:
     model, cfg, device = load_model(args.checkpoint, [*args.set, f"train.device={args.device}"])
     rows = []
     for path in paths:
-        image = load_image(path, tuple(cfg["data"]["resize"]))
+        image = load_image(path, cfg.data.resize)
         img = torch.tensor(image, device=device)  # a copy: the decoded array is read-only
         score, _ = mos_scores(model, img[None], [image_key(image)], cfg)
         rows.append((str(path), float(score[0])))
@@ -164,9 +167,8 @@ def add_device_argument(p, run_config: bool = False) -> None:
 
     Where a run config is trained (train, reproduce), an absent flag leaves the config's `train.device`,
     itself auto unless the config sets it."""
-    from iqa.core.choices import DEVICES
-
-    p.add_argument("--device", choices=DEVICES, default=None if run_config else "auto",
+    device = SCHEMA["train"]["device"]
+    p.add_argument("--device", choices=device.choices, default=None if run_config else device.default,
                    help="the run config's train.device (auto unless set)" if run_config else DEVICE_HELP)
 
 
@@ -220,9 +222,8 @@ def cmd_plan(args) -> int:
 
 
 def add_bench_arguments(p) -> None:
-    from iqa.models.registry import FAMILIES
-
-    p.add_argument("--model", default="swin_hyperiqa", choices=sorted(FAMILIES))
+    name = SCHEMA["model"]["name"]
+    p.add_argument("--model", default=name.default, choices=sorted(name.choices))
     p.add_argument("--size", default="nano", help="see `iqa models` (swin: nano..base; resnet50: nano, base)")
     add_device_argument(p)
     p.add_argument("--batch", type=int, default=32, help="training batch (patches)")
@@ -237,7 +238,8 @@ def add_bench_arguments(p) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
     p.add_argument("--bare-backbone", action="store_true",
                    help="also time the bare backbone on CPU (always done on CUDA)")
-    p.add_argument("--precision", default="bf16", choices=["fp32", "tf32", "bf16"],
+    precision = SCHEMA["train"]["precision"]
+    p.add_argument("--precision", default=precision.default, choices=precision.choices,
                    help="CUDA arithmetic of (c) and (d): fp32, TF32 matmuls and convolutions, or bf16 autocast "
                         "(a CPU runs fp32)")
     p.add_argument("--pack", type=int, default=1, metavar="K",
@@ -251,10 +253,15 @@ def add_bench_arguments(p) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def cmd_bench(args) -> None:
-    from iqa.measure.bench import run
+def options(kind: type, args: argparse.Namespace):
+    """The typed options (a dataclass) a command's library call takes, from its parsed arguments."""
+    return kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)})
 
-    run(args)
+
+def cmd_bench(args) -> None:
+    from iqa.measure.bench import BenchOptions, run
+
+    run(options(BenchOptions, args))
 
 
 def add_complexity_arguments(p) -> None:
@@ -265,9 +272,10 @@ def add_complexity_arguments(p) -> None:
     source.add_argument("--run-config", metavar="RUN.yaml", help="the model of a run config (YAML)")
     source.add_argument("--model-file", metavar=layout.MODEL,
                         help="the model of a trained run (its config is in the file)")
-    p.add_argument("--model", choices=sorted(FAMILIES), help="without a run config or model file: the model")
+    p.add_argument("--model", choices=sorted(SCHEMA["model"]["name"].choices),
+                   help="without a run config or model file: the model")
     p.add_argument("--size", help="with --model: see `iqa models`")
-    p.add_argument("--head", choices=["original", "seed"], help="(default: original, or the config's)")
+    p.add_argument("--head", choices=SCHEMA["model"]["head"].choices, help="(default: original, or the config's)")
     p.add_argument("--multiscale", action=argparse.BooleanOptionalAction,
                    help="(default: the config's; else on for swin_hyperiqa, off for hyperiqa_resnet50)")
     p.add_argument("--attention", action=argparse.BooleanOptionalAction,
@@ -287,9 +295,9 @@ def add_complexity_arguments(p) -> None:
 
 
 def cmd_complexity(args) -> None:
-    from iqa.measure.complexity import run
+    from iqa.measure.complexity import ComplexityOptions, run
 
-    run(args)
+    run(options(ComplexityOptions, args))
 
 
 def add_reproduce_parser(sub) -> None:

@@ -66,8 +66,8 @@ def fabricated_study(tmp_path, splits=None):
     pool = np.linspace(5, 95, 400)  # each split tests 80 of these 400 images
     for rid, run_cfg in study.runs.items():
         exp = study.experiments_of(rid)[0]
-        test = np.sort(np.random.default_rng(run_cfg["data"]["split_index"]).choice(len(pool), 80, replace=False))
-        rng = np.random.default_rng([run_cfg["seed"], run_cfg["data"]["split_index"], zlib.crc32(exp.encode())])
+        test = np.sort(np.random.default_rng(run_cfg.data.split_index).choice(len(pool), 80, replace=False))
+        rng = np.random.default_rng([run_cfg.seed, run_cfg.data.split_index, zlib.crc32(exp.encode())])
         noise = NOISE.get(exp, 12.0)
         own = np.random.default_rng(zlib.crc32(exp.encode())).normal(0, 0.8 * (noise or 1), len(pool))
         pred = (rng.permutation(pool[test]) if noise is None
@@ -91,7 +91,7 @@ def write_run(out, cfg, mos, pred, images=None):
     val = {"srcc": correlations(pred, mos)["srcc"] - 0.01, "plcc": 0.5}
     provenance = {"config_hash": config_hash(cfg), "dataset_hash": "d" * 64, "split_hash": "s" * 64,
                   "git_commit": "abc", "git_dirty": False, "source_hash": "f" * 64,
-                  "seed": cfg["seed"], "n_train": 288, "n_val": 32, "n_test": len(mos),
+                  "seed": cfg.seed, "n_train": 288, "n_val": 32, "n_test": len(mos),
                   "parameters": 1000, "gflops_per_patch": 0.1, "train_patches_per_second": 50.0}
     record_run(out, cfg, names, mos, pred, history, val, provenance)
 

@@ -25,7 +25,7 @@ def current_dataset_hashes(study, needed: set[str] | None = None) -> dict[str, s
     from iqa.data.dataset import dataset_hash, load_koniq
 
     hashes = {}
-    for root in sorted({cfg["data"]["root"] for rid, cfg in study.runs.items() if needed is None or rid in needed}):
+    for root in sorted({cfg.data.root for rid, cfg in study.runs.items() if needed is None or rid in needed}):
         try:
             hashes[root] = dataset_hash(load_koniq(root))
         except DataError:
@@ -66,7 +66,7 @@ def aggregate(study_cfg: dict, results: str | Path, strict: bool = False, mark_t
     runs_table(study, runs).to_csv(layout.runs_csv(results), index=False)
     fac = study.factorial and {"factors": study.factorial["factors"],
                                "cells": {"+".join(sorted(on)): e for on, e in study.factorial["cells"].items()}}
-    layout.study_json(results).write_text(json.dumps({"base": study.base, "cells": study.cells, "factorial": fac},
+    layout.study_json(results).write_text(json.dumps({"base": study.base.to_dict(), "cells": study.cells, "factorial": fac},
                                                    indent=2))
     for spec in catalogue.figures(study_cfg):
         figures.draw(spec, b, built)

@@ -352,7 +352,7 @@ def _inspectable(spec, b: Builder) -> tuple[Path, Path] | None:
     saved model or its data is not on this machine."""
     rid = b.best_run(b.best_of())
     run_dir = layout.run_dir(b.results, rid) if rid else None
-    root = Path(b.study.runs[rid]["data"]["root"]) if rid else None
+    root = Path(b.study.runs[rid].data.root) if rid else None
     if rid and (run_dir / layout.MODEL).is_file() and root.is_dir():
         return run_dir, root
     fig, axes = figure(1)

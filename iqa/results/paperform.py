@@ -216,15 +216,15 @@ METHODS = {"hyperiqa_resnet50": "HyperIQA", "swin_hyperiqa": "Swin-HyperIQA"}
 
 def model_of(b, experiment: str) -> str:
     """`HyperIQA (ResNet-50, nano)`: the method and its backbone as the study ran it."""
-    m = b.study.experiments[experiment]["model"]
-    return f"{METHODS.get(m['name'], m['name'])} ({BACKBONES.get(m['name'], m['name'])}, {m['size']})"
+    m = b.study.experiments[experiment].model
+    return f"{METHODS.get(m.name, m.name)} ({BACKBONES.get(m.name, m.name)}, {m.size})"
 
 
 def _flag(b, experiment: str, key: str) -> str:
-    m = b.study.experiments[experiment]["model"]
-    if m["name"] != "swin_hyperiqa":
+    m = b.study.experiments[experiment].model
+    if m.name != "swin_hyperiqa":
         return "--"  # the ResNet baseline has neither module
-    return "✓" if m.get(key) else "×"
+    return "✓" if getattr(m, key) else "×"
 
 
 def _quoted(b, rows) -> bool:
@@ -424,14 +424,14 @@ def sota(spec, t: Table, b) -> PaperTable:
             p.add([Cell(r, [], f"{tex(r)} \\cite{{{cite}}}" if cite else None),
                    Cell(str(_get(t, r, "backbone") or ""), [cell_key(r, "backbone")]),
                    number(t, r, Metric.SRCC, 3), number(t, r, Metric.PLCC, 3)])
-    comparable = [e for e in measured if b.study.experiments[e]["data"]["root"] not in synthetic]
+    comparable = [e for e in measured if b.study.experiments[e].data.root not in synthetic]
     if comparable:
         p.group("This study (measured on KonIQ-10k, median over splits)")
         for e in comparable:
             p.add([e, Cell(model_of(b, e), [cell_key(e, "backbone")]), *(number(t, e, m) for m in TABLE_METRICS)])
     others = [e for e in measured if e not in comparable]
     if others:
-        roots = sorted({b.study.experiments[e]["data"]["root"] for e in others})
+        roots = sorted({b.study.experiments[e].data.root for e in others})
         p.group("This study: not KonIQ-10k, no comparison")
         for e in others:
             p.add([e, Cell(model_of(b, e), [cell_key(e, "backbone")]), "n/a", "n/a"])

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from iqa.core import layout
+from iqa.config import RunConfig
 from iqa.core.errors import DataError
 from iqa.core.vocab import Metric
 
@@ -41,11 +43,11 @@ def load_record(results: str | Path, run_id: str) -> tuple[Path, dict]:
     return run_dir, read_metrics(path)
 
 
-def check_data(cfg: dict, prov: dict) -> tuple[bool, str]:
+def check_data(cfg: RunConfig, prov: dict) -> tuple[bool, str]:
     """Is the data under the recorded root the data the run trained on?"""
     from iqa.data.dataset import dataset_hash, load_koniq
 
-    root = cfg["data"]["root"]
+    root = cfg.data.root
     try:
         now = dataset_hash(load_koniq(root))
     except DataError as e:
@@ -203,16 +205,15 @@ def scratch_folder(scratch: str | Path | None, run_dir: Path, run_id: str) -> Pa
 def reproduce(run_id: str, results: str | Path = layout.RESULTS, scratch: str | Path | None = None,
               code: str = "refuse", device: str | None = None, say=print) -> int:
     """Check data and code, retrain the run in `scratch`, compare, print a verdict; 0 when reproduced."""
-    import copy
-
     from iqa.core.device import torch_threads
     from iqa.training.provenance import source_hash
     from iqa.results.runs import tampering
     from iqa.training.train import train
 
     run_dir, record = load_record(results, run_id)
-    prov, cfg = record["provenance"], copy.deepcopy(record["config"])
-    cfg["train"]["device"] = device or cfg["train"]["device"]  # not hashed: the same run on another device
+    prov, cfg = record["provenance"], RunConfig.from_dict(record["config"], where=str(run_dir / layout.METRICS))
+    if device:  # not hashed: the same run on another device
+        cfg = replace(cfg, train=replace(cfg.train, device=device))
     say(f"reproducing {run_id}: recorded {prov.get('end_time')} on "
         f"{prov.get('gpu_model') or prov.get('device')}, "
         f"{prov.get('cpu_model') or 'processor not recorded'}, "
@@ -228,7 +229,7 @@ def reproduce(run_id: str, results: str | Path = layout.RESULTS, scratch: str | 
     say(f"training in {out} ...")
     with torch_threads(prov.get("torch_threads")):
         new = train(cfg, out)
-    exact, why = device_class(prov, new["provenance"], cfg["train"]["precision"])
+    exact, why = device_class(prov, new["provenance"], cfg.train.precision)
     say(why)
     reproduced, lines = compare(run_dir, record, out, new, exact)
     for line in lines:

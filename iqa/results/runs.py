@@ -94,7 +94,7 @@ def load_runs(study: Study, results: Path, dataset_hashes: dict[str, str | None]
             status = "tampered"
         elif prov["config_hash"] != config_mod.config_hash(cfg):
             status = "stale-config"
-        elif dataset_hashes.get(cfg["data"]["root"]) not in (None, prov["dataset_hash"]):
+        elif dataset_hashes.get(cfg.data.root) not in (None, prov["dataset_hash"]):
             status = "stale-data"
         elif prov.get("git_dirty"):
             status = "dirty"
@@ -162,7 +162,7 @@ def runs_table(study: Study, runs: dict[str, dict]) -> pd.DataFrame:
                   if k not in ("name", "seed", "data.split_index")}
         rows.append({
             "run_id": rid, "experiments": ";".join(study.experiments_of(rid)),
-            "split": cfg["data"]["split_index"], "seed": cfg["seed"], "status": r["status"],
+            "split": cfg.data.split_index, "seed": cfg.seed, "status": r["status"],
             "selected_on": m.get("selected_on"),
             "varied": "; ".join(f"{k}={b}" for k, (_, b) in varied.items()),
             **{f"test_{k}": m.get("test", {}).get(k) for k in (*Metric, "n_images")},

@@ -202,7 +202,7 @@ def comparison(spec, b: Builder) -> Table:
     rows = _declared(b, spec)
     for i, e in enumerate(rows):
         b.summary(t, e, e, {rows[0]: rows[0]} if i else None)
-    if len({(b.study.experiments[e]["model"]["name"], b.study.experiments[e]["model"]["size"]) for e in rows}) > 1:
+    if len({(b.study.experiments[e].model.name, b.study.experiments[e].model.size) for e in rows}) > 1:
         for e in rows:
             cost_columns(t, b, e, e)
     if spec.name == "main":
@@ -217,7 +217,7 @@ def ceiling_columns(t: Table, b: Builder, experiment: str) -> None:
     from iqa.stats.ceiling import dataset_ceiling
     from iqa.core.errors import DataError
 
-    root = b.study.experiments[experiment]["data"]["root"]
+    root = b.study.experiments[experiment].data.root
     if root not in b.ceilings:
         try:
             b.ceilings[root] = dataset_ceiling(root), "ships no rating distributions (c1..c5, c_total)"
@@ -463,10 +463,10 @@ def sota(spec, b: Builder) -> Table:
     synthetic = synthetic_datasets(b.cfg, b.study)
     for e in sota_cfg.get("measured", []):
         ids = list(b.split_runs(e).values())
-        model = b.study.experiments[e]["model"]
-        root = b.study.experiments[e]["data"]["root"]
+        model = b.study.experiments[e].model
+        root = b.study.experiments[e].data.root
         t.put(e, "family", "this study", [], Stat.LABEL)
-        t.put(e, "backbone", f"{model['name']} {model['size']}", [], Stat.LABEL)
+        t.put(e, "backbone", f"{model.name} {model.size}", [], Stat.LABEL)
         for m in TABLE_METRICS:
             t.put(e, m, cell(Stat.MEDIAN, [b.value(r, m) for r in ids]), ids, Stat.MEDIAN, m)
         t.put(e, "dataset", "synthetic" if root in synthetic else "KonIQ-10k", [], Stat.LABEL)
@@ -474,7 +474,7 @@ def sota(spec, b: Builder) -> Table:
               + (" (synthetic data: NOT comparable with the quoted KonIQ-10k rows)" if root in synthetic
                  else ""),
               [], Stat.LABEL)
-    roots = sorted({b.study.experiments[e]["data"]["root"] for e in sota_cfg.get("measured", [])})
+    roots = sorted({b.study.experiments[e].data.root for e in sota_cfg.get("measured", [])})
     t.note("Quoted rows are the numbers their papers report on KonIQ-10k (each on its own protocol and "
            "split); they are shown for orientation and enter no statistic. Measured rows: median test metric "
            f"over this study's splits of {', '.join(roots)}.")

@@ -97,7 +97,7 @@ def _generated(root):
 
 def dataset_input(wildcards):
     """The generated label file when the run's data is synthetic; real data is not a rule's job."""
-    return _generated(STUDY.runs[wildcards.run_id]["data"]["root"])
+    return _generated(STUDY.runs[wildcards.run_id].data.root)
 
 
 def score_data_input(wildcards):

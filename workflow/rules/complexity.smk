@@ -9,7 +9,7 @@ rule complexity:
     wildcard_constraints:
         experiment="(?!)" if COMPLEXITY_PACKED else "[^/]+",
     params:
-        models=lambda wildcards: [STUDY.experiments[wildcards.experiment]["model"]],
+        models=lambda wildcards: [STUDY.experiments[wildcards.experiment].model.to_dict()],
         spec=config.get("complexity"),
     log:
         log_path("complexity", "{experiment}"),
@@ -30,7 +30,7 @@ if COMPLEXITY_PACKED:
         output:
             complexity_files(),
         params:
-            models=[STUDY.experiments[e]["model"] for e in COMPLEXITY],
+            models=[STUDY.experiments[e].model.to_dict() for e in COMPLEXITY],
             spec=config.get("complexity"),
         log:
             log_path("complexity", "all"),

@@ -6,7 +6,7 @@ rule train:
     wildcard_constraints:
         run_id="|".join(re.escape(rid) for rid in ALONE) or "(?!)",  # packed runs are their pack's
     params:
-        run=lambda wildcards: STUDY.runs[wildcards.run_id],
+        run=lambda wildcards: STUDY.runs[wildcards.run_id].to_dict(),  # the dict form: params Snakemake records
     log:
         log_path("train", "{run_id}"),
     threads: RESOURCES["train"]["threads"]
@@ -29,11 +29,11 @@ for pack, rids in PACKS.items():
         name:
             f"train_pack_{pack}"
         input:
-            sorted({f for rid in rids for f in _generated(STUDY.runs[rid]["data"]["root"])}),
+            sorted({f for rid in rids for f in _generated(STUDY.runs[rid].data.root)}),
         output:
             run_metrics(rids),
         params:
-            runs=[STUDY.runs[rid] for rid in rids],
+            runs=[STUDY.runs[rid].to_dict() for rid in rids],
         log:
             [log_path("train_pack", pack)] + [log_path("train", rid) for rid in rids],
         threads: RESOURCES["train"]["threads"]

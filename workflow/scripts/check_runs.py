@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from iqa.core.errors import DataError
+from iqa.core.files import atomic_write
 from iqa.core.layout import RESULTS
-from iqa.training.record import atomic_write
 from iqa.study import catalogue
 from iqa.results.aggregate import check_runs
 from iqa.study.spec import expand
