@@ -69,9 +69,14 @@ def test_packs_hold_each_run_once_by_experiment_or_model_shape():
 @pytest.mark.slow
 def test_paper_config_dry_run_lists_every_training_job_without_data(tmp_path):
     study = expand(load("config/koniq10k.yaml"))
-    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path), "--configfile", str(REPO / "config/koniq10k.yaml")],
-                       capture_output=True, text=True, cwd=tmp_path)
+    cluster = tmp_path / "cluster.yaml"  # a site's partition and GPU type, merged over the study
+    cluster.write_text("resources: {train: {slurm_partition: gpuq, constraint: h200}}\n")
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path), "--configfile", str(REPO / "config/koniq10k.yaml"),
+                                    str(cluster)], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
+    blocks = r.stdout.split("\nrule ")[1:]  # one per job: its rule, output, ..., resources
+    asks = [line for b in blocks if b.startswith("train") for line in b.splitlines() if "resources:" in line]
+    assert asks and all("slurm_partition=gpuq" in a and "constraint=h200" in a and "gpu=1" in a for a in asks)
     jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith(("train", "aggregate ")))
     packed = packs(study, load("config/koniq10k.yaml")["packing"])  # a job per pack, and one per other run
     assert {name for name in jobs if name.startswith("train_pack_")} == {f"train_pack_{p}" for p in packed}

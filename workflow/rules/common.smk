@@ -30,6 +30,14 @@ SCORE_PACKS = score_packs(STUDY, CROSS_DATASET, config.get("packing"))  # name -
 SCORED_ALONE = sorted({rid for _, rid in CROSS_DATASET} - {rid for _, rids in SCORE_PACKS.values() for rid in rids})
 
 
+def job_resources(kind, runtime=None):
+    """What every job of this kind asks the scheduler for: the study's `resources.<kind>` (GPUs, minutes,
+    memory, and SLURM keys such as slurm_partition, constraint or gres), packs included. Declared in the
+    study, not through the profile's set-resources, which names single rules and misses the pack rules."""
+    spec = {k: v for k, v in RESOURCES[kind].items() if k != "threads"}
+    return {**spec, "runtime": runtime or spec["runtime"]}
+
+
 # Every path below comes from iqa/core/layout.py, as strings (Snakemake patterns where a name is a wildcard).
 
 

@@ -15,9 +15,7 @@ rule complexity:
         log_path("complexity", "{experiment}"),
     threads: RESOURCES["complexity"]["threads"]
     resources:
-        gpu=RESOURCES["complexity"]["gpu"],
-        runtime=RESOURCES["complexity"]["runtime"],
-        mem_mb=RESOURCES["complexity"]["mem_mb"],
+        **job_resources("complexity"),
     conda:
         "../../environment.yml"
     script:
@@ -36,9 +34,7 @@ if COMPLEXITY_PACKED:
             log_path("complexity", "all"),
         threads: RESOURCES["complexity"]["threads"]
         resources:
-            gpu=RESOURCES["complexity"]["gpu"],
-            runtime=RESOURCES["complexity"]["runtime"] * len(COMPLEXITY),
-            mem_mb=RESOURCES["complexity"]["mem_mb"],
+            **job_resources("complexity", runtime=RESOURCES["complexity"]["runtime"] * len(COMPLEXITY)),
         conda:
             "../../environment.yml"
         script:

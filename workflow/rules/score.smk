@@ -12,9 +12,7 @@ rule score:
         log_path("score", "{dataset}", "{run_id}"),
     threads: RESOURCES["score"]["threads"]
     resources:
-        gpu=RESOURCES["score"]["gpu"],
-        runtime=RESOURCES["score"]["runtime"],
-        mem_mb=RESOURCES["score"]["mem_mb"],
+        **job_resources("score"),
     conda:
         "../../environment.yml"
     script:
@@ -38,9 +36,7 @@ for pack, (dataset, rids) in SCORE_PACKS.items():
             [log_path("score", dataset, rid) for rid in rids],
         threads: RESOURCES["score"]["threads"]
         resources:
-            gpu=RESOURCES["score"]["gpu"],
-            runtime=config["packing"].get("runtime", RESOURCES["score"]["runtime"] * len(rids)),
-            mem_mb=RESOURCES["score"]["mem_mb"],
+            **job_resources("score", runtime=config["packing"].get("runtime", RESOURCES["score"]["runtime"] * len(rids))),
         conda:
             "../../environment.yml"
         script:

@@ -11,9 +11,7 @@ rule train:
         log_path("train", "{run_id}"),
     threads: RESOURCES["train"]["threads"]
     resources:
-        gpu=RESOURCES["train"]["gpu"],
-        runtime=RESOURCES["train"]["runtime"],
-        mem_mb=RESOURCES["train"]["mem_mb"],
+        **job_resources("train"),
     conda:
         "../../environment.yml"
     script:
@@ -38,9 +36,7 @@ for pack, rids in PACKS.items():
             [log_path("train_pack", pack)] + [log_path("train", rid) for rid in rids],
         threads: RESOURCES["train"]["threads"]
         resources:
-            gpu=RESOURCES["train"]["gpu"],
-            runtime=config["packing"].get("runtime", RESOURCES["train"]["runtime"] * len(rids)),
-            mem_mb=RESOURCES["train"]["mem_mb"],
+            **job_resources("train", runtime=config["packing"].get("runtime", RESOURCES["train"]["runtime"] * len(rids))),
         conda:
             "../../environment.yml"
         script:
