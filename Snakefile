@@ -48,14 +48,14 @@ rule all:
     input:
         # Asked for directly: after a --keep-going failure the tables exist (onerror writes them),
         # and only this makes a plain rerun train the runs that are still missing.
-        deferred(run_metrics),
+        deferred(trained_metrics),
         score_metrics(),
         complexity_files(),
-        "results/runs.csv",
+        str(layout.runs_csv(RESULTS)),
         table_files(),
         figure_files(),
-        expand("results/{name}", name=catalogue.NUMBERS_FILES),
-        "results/paper.pdf",
+        numbers_files(),
+        str(layout.paper_pdf(RESULTS)),
 
 
 onstart:

@@ -114,11 +114,9 @@ def score_child(root: str, cache: str, shorter_side: int) -> None:
 
     torch.set_num_threads(1)
     ds = load_dataset("spaq", root, shorter_side=shorter_side)
-    cfg = config.merge(config.DEFAULTS, {"model": {"size": "nano", "pretrained": False},
-                                         "data": {"patch_size": 64, "test_crops": "random:4",
-                                                  "cache_dir": cache}})
-    config.validate(cfg)
-    model = build_model(cfg["model"])
+    cfg = config.RunConfig.from_dict({"model": {"size": "nano", "pretrained": False},
+                                      "data": {"patch_size": 64, "test_crops": "random:4", "cache_dir": cache}})
+    model = build_model(cfg.model)
     (scores, _), figures = measured(lambda: score_all(model, ds, dataset_hash(ds), cfg, torch.device("cpu")))
     print(json.dumps({"n": len(scores), "slice_images": SLICE_IMAGES, **figures}))
 

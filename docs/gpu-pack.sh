@@ -50,7 +50,7 @@ cfgs = [config.load(None, {"name": f"pack{k}", "seed": k, "model": {"name": "swi
                                      "patience": None, "device": "cuda", "precision": "bf16"}})
         for k in range(3)]
 import torch
-from iqa.data.pipeline import load_parts
+from iqa.data.parts import load_parts
 load_parts(cfgs[0], torch.device("cpu"))  # the decoded-image cache, built once before either is timed
 tic = time.time(); alone = [train(c, tmp / f"alone{k}") for k, c in enumerate(cfgs)]; t_alone = time.time() - tic
 tic = time.time(); packed = train_pack(cfgs, [tmp / f"pack{k}" for k in range(3)]); t_pack = time.time() - tic

@@ -24,7 +24,7 @@ import yaml
 from safetensors.torch import load_file
 
 from iqa import config as config_mod
-from iqa.data.pipeline import load_parts
+from iqa.data.parts import load_parts
 from iqa.study.spec import expand
 
 
@@ -57,10 +57,9 @@ def main() -> None:
                    check=True, stdout=subprocess.DEVNULL)
     configs = []
     for k, rid in enumerate(study.run_ids(args.experiment)[:args.k]):
-        cfg = study.runs[rid]
-        cfg["data"].update(root=str(tmp / "data"), cache_dir=str(tmp / "cache"))
+        cfg = study.runs[rid].merged({"data": {"root": str(tmp / "data"), "cache_dir": str(tmp / "cache")}})
         configs.append(tmp / f"{rid}.yaml")
-        configs[-1].write_text(yaml.safe_dump(cfg))
+        configs[-1].write_text(yaml.safe_dump(cfg.to_dict()))
     load_parts(config_mod.load(configs[0]), torch.device("cpu"))  # the cache, untimed: both ways read it
     # torch takes its thread count from OMP_NUM_THREADS in every process
     alone = timed([py + ["train", str(c), "--out", str(tmp / "alone" / c.stem)] for c in configs], env)

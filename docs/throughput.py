@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import torch
 import yaml
 
-from iqa.config import parse_crops
+from iqa.config import RunConfig, parse_crops
 from iqa.core.device import resolve_device, synchronize
 from iqa.training.evaluate import score_images
 from iqa.models.builder import build_model
@@ -30,8 +31,8 @@ def networks(study_cfg: dict) -> dict[tuple, tuple[str, dict]]:
     """(model, size, precision, batch) -> (name, config) of the first experiment that trains it."""
     out = {}
     for name, cfg in expand(study_cfg).experiments.items():
-        m, t = cfg["model"], cfg["train"]
-        out.setdefault((m["name"], m["size"], t["precision"], t["batch_size"]), (name, cfg))
+        m, t = cfg.model, cfg.train
+        out.setdefault((m.name, m.size, t.precision, t.batch_size), (name, cfg))
     return out
 
 
@@ -46,23 +47,23 @@ def timed(fn, warmup: int, n: int, device: torch.device) -> float:
     return time.perf_counter() - tic
 
 
-def measure(experiment: str, cfg: dict, device: torch.device, steps: int, eval_images: int) -> dict:
+def measure(experiment: str, cfg: RunConfig, device: torch.device, steps: int, eval_images: int) -> dict:
     """Training patches/s of the real step and evaluation patches/s of `score_images`."""
-    d, t = cfg["data"], cfg["train"]
+    d, t = cfg.data, cfg.train
     torch.manual_seed(0)
-    model = build_model({**cfg["model"], "pretrained": False}).to(device)
+    model = build_model(replace(cfg.model, pretrained=False)).to(device)
     channels_last = device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt, _ = make_optimizer(model, t, device)
+    opt, _ = make_optimizer(model, t)
     step = Stepper(model, model.parameters(), opt, t, device)
-    width, height = d["resize"]
+    width, height = d.resize
     images = torch.randint(0, 256, (64, height, width, 3), dtype=torch.uint8, device=device)
-    b, p = t["batch_size"], d["patch_size"]
+    b, p = t.batch_size, d.patch_size
     index = torch.randint(0, 64, (b,))
     corners = torch.stack([torch.randint(0, height - p + 1, (b,)), torch.randint(0, width - p + 1, (b,))], 1)
     flips = torch.zeros(b, dtype=torch.bool)
-    y = torch.rand(b, device=device) * 100 * t["label_scale"]
+    y = torch.rand(b, device=device) * 100 * t.label_scale
 
     def train_step():
         step(make_batch(images, index, corners, flips, d, channels_last), y)
@@ -70,10 +71,10 @@ def measure(experiment: str, cfg: dict, device: torch.device, steps: int, eval_i
     train_s = timed(train_step, 3, steps, device)
     keys = list(range(eval_images))
     pick = torch.randint(0, 64, (eval_images,), device=device)
-    crops = parse_crops(d["test_crops"])[1]
-    eval_s = timed(lambda: score_images(model, images[pick], keys, d["test_crops"], p, d["crop_seed"],
-                                        t["precision"]), 1, 2, device)
-    return {"model": cfg["model"]["name"], "size": cfg["model"]["size"], "precision": t["precision"],
+    crops = parse_crops(d.test_crops)[1]
+    eval_s = timed(lambda: score_images(model, images[pick], keys, d.test_crops, p, d.crop_seed, t.precision),
+                   1, 2, device)
+    return {"model": cfg.model.name, "size": cfg.model.size, "precision": t.precision,
             "batch_size": b, "train_patches_per_s": round(steps * b / train_s, 1),
             "eval_patches_per_s": round(2 * eval_images * crops / eval_s, 1), "experiment": experiment}
 

@@ -3,10 +3,13 @@ plan, bench, complexity."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from iqa.core import layout
+from iqa.config import SCHEMA
 from iqa.core.errors import ConfigError, DataError, TrainingError, WeightsMissing
 
 
@@ -35,9 +38,9 @@ def cmd_pack(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    from iqa.data.parts import load_parts
+    from iqa.models.saved import load_model
     from iqa.training.evaluate import evaluate_part
-    from iqa.data.pipeline import load_parts
-    from iqa.training.record import load_model
 
     overrides = [*args.set, f"train.device={args.device}"] + ([f"data.root={args.data}"] if args.data else [])
     model, cfg, device = load_model(args.checkpoint, overrides)
@@ -52,10 +55,11 @@ def cmd_predict(args) -> None:
     import pandas as pd
     import torch
 
+    from iqa.core.files import atomic_write
     from iqa.data.crops import image_key
     from iqa.data.dataset import load_image
+    from iqa.models.saved import load_model
     from iqa.training.evaluate import mos_scores
-    from iqa.training.record import atomic_write, load_model
 
     paths = image_paths(args.images)
     out = Path(args.out) if args.out else None
@@ -64,7 +68,7 @@ def cmd_predict(args) -> None:
     model, cfg, device = load_model(args.checkpoint, [*args.set, f"train.device={args.device}"])
     rows = []
     for path in paths:
-        image = load_image(path, tuple(cfg["data"]["resize"]))
+        image = load_image(path, cfg.data.resize)
         img = torch.tensor(image, device=device)  # a copy: the decoded array is read-only
         score, _ = mos_scores(model, img[None], [image_key(image)], cfg)
         rows.append((str(path), float(score[0])))
@@ -140,8 +144,7 @@ def cmd_aggregate(args) -> None:
 
 def cmd_audit(args) -> int:
     """`iqa audit TABLE ROW COLUMN`, `iqa audit NUMBERS_FILE MACRO` or `iqa audit MACRO [--results DIR]`."""
-    from iqa.results.quoted import audit_macro
-    from iqa.results.aggregate import audit
+    from iqa.results.audit import audit, audit_macro
 
     target, rest = args.target, args.rest
     if len(rest) == 2:
@@ -164,14 +167,16 @@ def add_device_argument(p, run_config: bool = False) -> None:
 
     Where a run config is trained (train, reproduce), an absent flag leaves the config's `train.device`,
     itself auto unless the config sets it."""
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None if run_config else "auto",
+    device = SCHEMA["train"]["device"]
+    p.add_argument("--device", choices=device.choices, default=None if run_config else device.default,
                    help="the run config's train.device (auto unless set)" if run_config else DEVICE_HELP)
 
 
 def add_score_arguments(p) -> None:
     p.add_argument("checkpoint", help="a run's model.safetensors")
-    p.add_argument("--kind", required=True,
-                   help="dataset release format: koniq10k | spaq | kadid10k | agiqa3k | live_challenge | csv")
+    from iqa.data.external import LOADERS
+
+    p.add_argument("--kind", required=True, help=f"dataset release format: {' | '.join(LOADERS)}")
     p.add_argument("--root", required=True, help="dataset root")
     p.add_argument("--out", required=True, help="folder for predictions.csv and metrics.json")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -227,9 +232,8 @@ def cmd_plan(args) -> int:
 
 
 def add_bench_arguments(p) -> None:
-    from iqa.models.registry import FAMILIES
-
-    p.add_argument("--model", default="swin_hyperiqa", choices=sorted(FAMILIES))
+    name = SCHEMA["model"]["name"]
+    p.add_argument("--model", default=name.default, choices=sorted(name.choices))
     p.add_argument("--size", default="nano", help="see `iqa models` (swin: nano..base; resnet50: nano, base)")
     add_device_argument(p)
     p.add_argument("--batch", type=int, default=32, help="training batch (patches)")
@@ -244,7 +248,8 @@ def add_bench_arguments(p) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model for (c) and (d)")
     p.add_argument("--bare-backbone", action="store_true",
                    help="also time the bare backbone on CPU (always done on CUDA)")
-    p.add_argument("--precision", default="bf16", choices=["fp32", "tf32", "bf16"],
+    precision = SCHEMA["train"]["precision"]
+    p.add_argument("--precision", default=precision.default, choices=precision.choices,
                    help="CUDA arithmetic of (c) and (d): fp32, TF32 matmuls and convolutions, or bf16 autocast "
                         "(a CPU runs fp32)")
     p.add_argument("--pack", type=int, default=1, metavar="K",
@@ -258,40 +263,51 @@ def add_bench_arguments(p) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def cmd_bench(args) -> None:
-    from iqa.measure.bench import run
+def options(kind: type, args: argparse.Namespace):
+    """The typed options (a dataclass) a command's library call takes, from its parsed arguments."""
+    return kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)})
 
-    run(args)
+
+def cmd_bench(args) -> None:
+    from iqa.measure.bench import BenchOptions, run
+
+    run(options(BenchOptions, args))
 
 
 def add_complexity_arguments(p) -> None:
+    from iqa.core.choices import COMPLEXITY_DEFAULTS, COMPLEXITY_PRECISIONS
     from iqa.models.registry import FAMILIES
 
     source = p.add_mutually_exclusive_group()
     source.add_argument("--run-config", metavar="RUN.yaml", help="the model of a run config (YAML)")
-    source.add_argument("--model-file", metavar="model.safetensors",
+    source.add_argument("--model-file", metavar=layout.MODEL,
                         help="the model of a trained run (its config is in the file)")
-    p.add_argument("--model", choices=sorted(FAMILIES), help="without a run config or model file: the model")
+    p.add_argument("--model", choices=sorted(SCHEMA["model"]["name"].choices),
+                   help="without a run config or model file: the model")
     p.add_argument("--size", help="with --model: see `iqa models`")
-    p.add_argument("--head", choices=["original", "seed"], help="(default: original, or the config's)")
+    p.add_argument("--head", choices=SCHEMA["model"]["head"].choices, help="(default: original, or the config's)")
     p.add_argument("--multiscale", action=argparse.BooleanOptionalAction,
                    help="(default: the config's; else on for swin_hyperiqa, off for hyperiqa_resnet50)")
     p.add_argument("--attention", action=argparse.BooleanOptionalAction,
                    help="attention fusion (default: as --multiscale)")
     add_device_argument(p)
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast, CUDA only")
-    p.add_argument("--batch", type=int, default=32, help="patches per forward for the throughput")
-    p.add_argument("--warmup", type=int, default=5, help="untimed forwards before each timed series")
-    p.add_argument("--repeats", type=int, default=20, help="timed forwards at batch 1 and at --batch")
+    p.add_argument("--precision", default=COMPLEXITY_DEFAULTS["precision"], choices=COMPLEXITY_PRECISIONS,
+                   help="bf16: autocast, CUDA only")
+    p.add_argument("--batch", type=int, default=COMPLEXITY_DEFAULTS["batch"],
+                   help="patches per forward for the throughput")
+    p.add_argument("--warmup", type=int, default=COMPLEXITY_DEFAULTS["warmup"],
+                   help="untimed forwards before each timed series")
+    p.add_argument("--repeats", type=int, default=COMPLEXITY_DEFAULTS["repeats"],
+                   help="timed forwards at batch 1 and at --batch")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", help="JSON file to write (default: print the JSON)")
     p.set_defaults(func=cmd_complexity)
 
 
 def cmd_complexity(args) -> None:
-    from iqa.measure.complexity import run
+    from iqa.measure.complexity import ComplexityOptions, run
 
-    run(args)
+    run(options(ComplexityOptions, args))
 
 
 def add_reproduce_parser(sub) -> None:
@@ -300,7 +316,7 @@ def add_reproduce_parser(sub) -> None:
                                    "validation metrics, the selected epoch and predictions.csv; exit 1 on a "
                                    "mismatch or when data or code differ. See docs/reproducibility.md.")
     s.add_argument("run_id", help="a folder name under RESULTS/runs")
-    s.add_argument("--results", default="results")
+    s.add_argument("--results", default=layout.RESULTS)
     s.add_argument("--scratch", help="empty folder to retrain in (default: a new temporary folder, kept)")
     s.add_argument("--code", choices=["refuse", "warn"], default="refuse",
                    help="when the library source differs from the run's: refuse (default) or rerun anyway")
@@ -406,7 +422,7 @@ def add_study_parsers(sub) -> None:
     s = sub.add_parser("aggregate", help="build runs.csv, tables and figures from a study's runs")
     s.add_argument("config", nargs="+", help="study config (config.yaml), or several merged in order as "
                                              "snakemake --configfile does")
-    s.add_argument("--results", default="results")
+    s.add_argument("--results", default=layout.RESULTS)
     s.add_argument("--strict", action="store_true",
                    help="refuse runs from a dirty tree or from more than one code version/environment")
     s.add_argument("--mark-tampered", action="store_true",
@@ -422,7 +438,7 @@ def add_study_parsers(sub) -> None:
                                   "ablation.paper.tex), numbers.tex/.json, or a macro")
     s.add_argument("rest", nargs="*", help="ROW COLUMN after a table (ROW HEADING after a paper form); MACRO "
                                            "after a numbers file")
-    s.add_argument("--results", default="results", help="folder with numbers.json when only a macro is given")
+    s.add_argument("--results", default=layout.RESULTS, help="folder with numbers.json when only a macro is given")
     s.set_defaults(func=cmd_audit)
 
     add_reproduce_parser(sub)
@@ -454,13 +470,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("complexity", help="parameters, GFLOPs, latency and throughput of one model, as JSON")
     add_complexity_arguments(s)
 
+    from iqa.data.synthetic import MIXES
+
     s = sub.add_parser("make-synthetic", help="write the seeded synthetic dataset")
     s.add_argument("dir")
     s.add_argument("--n", type=int, default=300)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--mix", default="default",
-                   help="degradation mix: default | shifted (another mix, for cross-dataset tests; "
-                        "see iqa/data/synthetic.py)")
+                   help=f"degradation mix: {' | '.join(MIXES)} (see iqa/data/synthetic.py; shifted is another mix, "
+                        f"for cross-dataset tests)")
     s.set_defaults(func=cmd_make_synthetic)
     return p
 

@@ -12,7 +12,7 @@ def synthetic(tmp_path_factory):
 
 def nano_config(root, cache, **overrides):
     """A resolved config for a nano run that trains in seconds."""
-    cfg = config.merge(config.DEFAULTS, {
+    cfg = config.RunConfig.from_dict({
         "name": "t",
         "model": {"name": "swin_hyperiqa", "size": "nano", "drop_path_rate": 0.0, "hyper_dropout": 0.0,
                   "target_dropout": 0.0},
@@ -21,8 +21,7 @@ def nano_config(root, cache, **overrides):
         "train": {"epochs": 2, "batch_size": 32, "lr": 1e-3, "label_scale": 0.01, "patience": None},
     })
     for text in overrides.get("set", []):
-        cfg = config.merge(cfg, config.parse_override(text))
-    config.validate(cfg)
+        cfg = cfg.merged(config.parse_override(text))
     return cfg
 
 

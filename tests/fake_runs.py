@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from iqa import config
+from iqa.core import layout
 from iqa.core.metrics import correlations
 from iqa.training.record import write_history, write_metrics, write_predictions
 from iqa.study.spec import expand
@@ -46,35 +47,43 @@ def small_study() -> dict:
     }
 
 
-def noise_of(cfg: dict) -> float:
+def noise_of(cfg: config.RunConfig) -> float:
     """Prediction noise (MOS points) of a run: each component of the full model lowers it."""
-    m = cfg["model"]
-    noise = 12.0 - 3.0 * (m["name"] == "swin_hyperiqa") - 1.5 * m["multiscale"] - 1.0 * m["attention_fusion"]
-    noise += 0.3 * (cfg["data"]["test_crops"] == "center") + 0.2 * abs(np.log10(cfg["train"]["lr"] / 1e-3))
-    return 200.0 if cfg["train"]["labels"] == "shuffled" else noise
+    m = cfg.model
+    noise = 12.0 - 3.0 * (m.name == "swin_hyperiqa") - 1.5 * m.multiscale - 1.0 * m.attention_fusion
+    noise += 0.3 * (cfg.data.test_crops == "center") + 0.2 * abs(np.log10(cfg.train.lr / 1e-3))
+    return 200.0 if cfg.train.labels == "shuffled" else noise
 
 
-def write_run(out: Path, cfg: dict) -> dict:
-    """One finished run's predictions.csv, history.csv and metrics.json (with file hashes)."""
-    rng = np.random.default_rng([cfg["seed"], int(config.config_hash(cfg)[:8], 16)])
+def record_run(out: Path, cfg: config.RunConfig, names: list[str], mos, pred, history: list[dict], val: dict,
+               provenance: dict) -> dict:
+    """A finished run's folder written by the writers a real run uses (`iqa.training.record`): predictions.csv,
+    history.csv, then metrics.json with the file and content hashes. Every fake run of the tests is one."""
     out.mkdir(parents=True, exist_ok=True)
-    mos = np.random.default_rng(cfg["data"]["split_index"]).uniform(10, 90, N_TEST)
-    pred = mos + rng.normal(0, noise_of(cfg), N_TEST)
-    write_predictions(out / "predictions.csv", [f"{i:04d}.jpg" for i in range(N_TEST)], mos, pred, None)
-    history = [{"epoch": e, "train_loss": 1.0 / e, "val_srcc": 0.5 + 0.1 * e, "val_plcc": 0.5 + 0.1 * e,
-                "seconds": 1.0} for e in (1, 2)]
-    write_history(out / "history.csv", history)
-    test = correlations(pred, mos, cfg["eval"]["plcc"])
-    prov = {"config_hash": config.config_hash(cfg), "dataset_hash": "0" * 64, "split_hash": "1" * 64,
-            "seed": cfg["seed"], "git_commit": "f" * 40, "git_dirty": False, "source_hash": "e" * 64,
-            "parameters": 2_000_000, "gflops_per_patch": 0.16, "train_patches_per_second": 240.0,
-            "device": "cpu", "gpu_model": None, "wall_seconds": 2.0, "train_seconds": 2.0}
-    metrics = {"run_id": config.run_id(cfg), "config": cfg, "test": test, "val": {"srcc": 0.7, "plcc": 0.7},
-               "selected_on": cfg["train"]["select"], "best_epoch": 2, "epochs_run": 2, "provenance": prov}
+    write_predictions(out / layout.PREDICTIONS, names, mos, np.asarray(pred), None)
+    write_history(out / layout.HISTORY, history)
+    metrics = {"run_id": out.name, "config": cfg.to_dict(), "test": correlations(pred, mos, cfg.eval.plcc),
+               "val": val, "selected_on": cfg.train.select, "best_epoch": len(history),
+               "epochs_run": len(history), "provenance": provenance}
     write_metrics(out, metrics)
     return metrics
 
 
+def write_run(out: Path, cfg: config.RunConfig) -> dict:
+    """One finished run of `cfg` whose accuracy depends on its settings (`noise_of`)."""
+    rng = np.random.default_rng([cfg.seed, int(config.config_hash(cfg)[:8], 16)])
+    mos = np.random.default_rng(cfg.data.split_index).uniform(10, 90, N_TEST)
+    pred = mos + rng.normal(0, noise_of(cfg), N_TEST)
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_srcc": 0.5 + 0.1 * e, "val_plcc": 0.5 + 0.1 * e,
+                "seconds": 1.0} for e in (1, 2)]
+    prov = {"config_hash": config.config_hash(cfg), "dataset_hash": "0" * 64, "split_hash": "1" * 64,
+            "seed": cfg.seed, "git_commit": "f" * 40, "git_dirty": False, "source_hash": "e" * 64,
+            "parameters": 2_000_000, "gflops_per_patch": 0.16, "train_patches_per_second": 240.0,
+            "device": "cpu", "gpu_model": None, "wall_seconds": 2.0, "train_seconds": 2.0}
+    return record_run(out, cfg, [f"{i:04d}.jpg" for i in range(N_TEST)], mos, pred, history,
+                      {"srcc": 0.7, "plcc": 0.7}, prov)
+
+
 def write_study_runs(study_cfg: dict, results: Path) -> None:
     for rid, cfg in expand(study_cfg).runs.items():
-        write_run(results / "runs" / rid, cfg)
+        write_run(layout.run_dir(results, rid), cfg)

@@ -8,10 +8,14 @@ import pandas as pd
 import pytest
 from fake_runs import small_study, write_run
 
+from iqa.core import layout
 from iqa.core.errors import ConfigError
-from iqa.results.aggregate import aggregate, audit
+from iqa.core.vocab import Metric
+from iqa.results.aggregate import aggregate
+from iqa.results.audit import audit
 from iqa.stats.sequential import Schedule, run
-from iqa.study.adaptive import as_trained, cut, first_look, look_file, read_looks, take_look, walk
+from iqa.study.adaptive import as_trained, cut, first_look, read_looks, take_look, walk
+from iqa.training.record import read_metrics
 from iqa.study.spec import adaptive_splits, check_study, expand, split_indices
 
 
@@ -65,16 +69,15 @@ def train_as_the_workflow_does(cfg: dict, results: Path) -> dict[str, int]:
         splits, taken = walk(cfg, study, read)
         trained = cut(study, splits)
         for rid, run_cfg in trained.runs.items():
-            if not (results / "runs" / rid / "metrics.json").is_file():
-                write_run(results / "runs" / rid, run_cfg)
+            if not layout.run_file(results, rid).is_file():
+                write_run(layout.run_dir(results, rid), run_cfg)
         j = taken[-1]
         if read(j) is not None:
             return splits
-        srcc = {rid: json.loads((results / "runs" / rid / "metrics.json").read_text())["test"]["srcc"]
-                for rid in trained.runs}
+        srcc = {rid: read_metrics(layout.run_file(results, rid))["test"][Metric.SRCC] for rid in trained.runs}
         record = take_look(cfg, study, j, srcc, read(taken[-2]) if len(taken) > 1 else None)
-        Path(look_file(results, j)).parent.mkdir(parents=True, exist_ok=True)
-        Path(look_file(results, j)).write_text(json.dumps(record))
+        layout.looks_dir(results).mkdir(parents=True, exist_ok=True)
+        layout.look_file(results, j).write_text(json.dumps(record))
 
 
 def test_looks_stop_resolved_comparisons_and_tables_read_the_splits_each_ended_with(tmp_path):
@@ -83,23 +86,23 @@ def test_looks_stop_resolved_comparisons_and_tables_read_the_splits_each_ended_w
     # the harm is a finding at the first look; the A/A rerun stays unresolved, so it and its reference go on;
     # C1 is in no comparison: nothing decides it is done (as `iqa plan --adaptive` projects)
     assert splits == {"C3": 5, "C3_rerun": 5, "C3_shuffled": 3, "C1": 5}
-    first, last = (json.loads(Path(look_file(results, j)).read_text()) for j in (3, 5))
+    first, last = (json.loads(layout.look_file(results, j).read_text()) for j in (3, 5))
     status = {c["name"]: c["status"] for c in first["comparisons"]}
     assert status == {"C3_rerun vs C3": "unresolved", "C3_shuffled vs C3": "finding"}
     assert first["more"] == ["C3", "C3_rerun", "C1"] and first["next"] == 4
     assert last["more"] == [] and last["next"] is None
     assert {c["name"]: c["splits"] for c in last["comparisons"]} == {"C3_rerun vs C3": 5, "C3_shuffled vs C3": 3}
-    assert len(list((results / "runs").iterdir())) == 3 * 5 + 3
+    assert len(list(layout.runs_dir(results).iterdir())) == 3 * 5 + 3
 
     aggregate(cfg, results, only=["controls"])
-    table = pd.read_csv(results / "tables" / "controls.csv", index_col="row")
+    table = pd.read_csv(layout.table_file(results, "controls", "csv"), index_col="row")
     assert table.loc["shuffled labels", "pairs"] == 3 and table.loc["A/A rerun", "pairs"] == 5
     for row in table.index:  # the repeated interval is the wider one, around the same mean
         assert table.loc[row, "srcc_rci_low"] < table.loc[row, "srcc_ci_low"] < table.loc[row, "srcc_delta"]
         assert table.loc[row, "srcc_delta"] < table.loc[row, "srcc_ci_high"] < table.loc[row, "srcc_rci_high"]
-    notes = json.loads((results / "tables" / "controls.provenance.json").read_text())["notes"]
+    notes = json.loads(layout.table_file(results, "controls", layout.PROVENANCE).read_text())["notes"]
     assert any(n.startswith("Adaptive splits") for n in notes) and not any("missing" in n for n in notes)
-    text, same = audit(results / "tables" / "controls.csv", "shuffled labels", "srcc_rci_high")
+    text, same = audit(layout.table_file(results, "controls", "csv"), "shuffled labels", "srcc_rci_high")
     assert same and "matches" in text
     assert len(as_trained(cfg, expand(cfg), results).runs) == 3 * 5 + 3
 
@@ -108,9 +111,9 @@ def test_fixed_study_tables_get_no_repeated_interval(tmp_path):
     cfg, results = adaptive_study(), tmp_path / "results"
     cfg["splits"] = [0, 1, 2]
     for rid, run_cfg in expand(cfg).runs.items():
-        write_run(results / "runs" / rid, run_cfg)
+        write_run(layout.run_dir(results, rid), run_cfg)
     aggregate(cfg, results, only=["controls"])
-    side = json.loads((results / "tables" / "controls.provenance.json").read_text())
+    side = json.loads(layout.table_file(results, "controls", layout.PROVENANCE).read_text())
     assert not any("rci" in key for key in side["cells"]) and not any("Adaptive" in n for n in side["notes"])
 
 

@@ -6,7 +6,7 @@ import torch
 from iqa import config
 
 from iqa.measure import bench
-from iqa.cli import add_bench_arguments, main
+from iqa.cli import add_bench_arguments, main, options
 from iqa.models.builder import build_model, count_parameters
 
 # The start of every line `iqa bench` prints on CPU with --bare-backbone, in order.
@@ -19,9 +19,10 @@ CPU_LINES = ["iqa bench: swin_hyperiqa nano", "machine: ", "test images: 4 gener
 
 
 def bench_args(*argv):
+    """The options `iqa bench` hands the library for these flags."""
     p = argparse.ArgumentParser()
     add_bench_arguments(p)
-    return p.parse_args(list(argv))
+    return options(bench.BenchOptions, p.parse_args(list(argv)))
 
 
 @pytest.mark.parametrize("argv, message", [(["--batch", "0"], "--batch must be >= 1"),
@@ -40,15 +41,15 @@ def test_cli_reports_a_bad_option_as_an_error(capsys):
 
 def test_bench_config_trains_at_the_model_input_size():
     cfg = bench.bench_config(bench_args("--model", "hyperiqa_resnet50", "--size", "base", "--batch", "8"))
-    assert cfg["data"]["patch_size"] == 224 and cfg["train"]["batch_size"] == 8
+    assert cfg.data.patch_size == 224 and cfg.train.batch_size == 8
 
 
 def test_our_epoch_cuts_every_patch_and_stage_shares_add_up():
     cfg = config.load(None, {"model": {"size": "nano"}, "data": {"patch_size": 64, "train_patches": 3,
                                                                   "color_jitter": True}})
     images = torch.randint(0, 256, (5, 96, 128, 3), dtype=torch.uint8)
-    assert bench.ours_epoch(images, cfg["data"], 3, 4, seed=0) == 15
-    shares = bench.stage_shares(images, cfg["data"], 4)
+    assert bench.ours_epoch(images, cfg.data, 3, 4, seed=0) == 15
+    shares = bench.stage_shares(images, cfg.data, 4)
     assert list(shares) == ["gather_patches", "augment", "normalize"]
     assert sum(shares.values()) == pytest.approx(1) and all(v > 0 for v in shares.values())
 
@@ -62,7 +63,7 @@ def test_bench_runs_on_nano_and_prints_every_line(capsys):
     for line, start in zip(lines, CPU_LINES):
         assert line.startswith(start), (line, start)
     assert "1 timed step after 2 warm-up" in lines[0]
-    built = build_model(bench.bench_config(bench_args())["model"])
+    built = build_model(bench.bench_config(bench_args()).model)
     assert r["model"]["parameters"] == count_parameters(built)
     assert r["train"]["per_s"] > 0 and r["backbone"]["per_s"] > 0 and r["eval"]["items"] == 1
     assert r["ours"]["one_thread"]["items"] == 80 and r["original"]["items"] == 80  # every patch of 4 images

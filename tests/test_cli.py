@@ -10,20 +10,19 @@ from PIL import Image
 from iqa import config
 from iqa.cli import build_parser, main
 from iqa.models.builder import build_model
-from iqa.training.record import save_model
+from iqa.models.saved import save_model
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     """An untrained nano model as `iqa train` saves one (scores are arbitrary but deterministic)."""
-    cfg = config.merge(config.DEFAULTS, {
+    cfg = config.RunConfig.from_dict({
         "name": "t", "model": {"name": "swin_hyperiqa", "size": "nano", "drop_path_rate": 0.0,
                                "hyper_dropout": 0.0, "target_dropout": 0.0},
         "data": {"patch_size": 64, "resize": [96, 72], "test_crops": "random:4"}})
-    config.validate(cfg)
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "model.safetensors"
-    save_model(path, build_model(cfg["model"]), cfg)
+    save_model(path, build_model(cfg.model), cfg)
     return path
 
 

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from iqa import config
 from iqa.measure import complexity
 from iqa.cli import main
 from iqa.models.builder import build_model, count_parameters
-from iqa.training.record import save_model
+from iqa.models.saved import save_model
 
 CPU = torch.device("cpu")
 FIGURES = ("parameters", "backbone_parameters", "head_parameters", "gflops", "latency_ms",
@@ -35,8 +36,8 @@ def test_measure_nano_gives_every_figure_and_the_builders_parameter_count(name):
 def test_family_defaults_are_the_full_swin_and_the_original_resnet():
     swin = complexity.model_section(name="swin_hyperiqa", size="nano")
     resnet = complexity.model_section(name="hyperiqa_resnet50", size="nano", head="original")
-    assert swin["multiscale"] and swin["attention_fusion"] and not swin["pretrained"]
-    assert not resnet["multiscale"] and not resnet["attention_fusion"]
+    assert swin.multiscale and swin.attention_fusion and not swin.pretrained
+    assert not resnet.multiscale and not resnet.attention_fusion
 
 
 def test_yaml_config_gives_the_model_and_flags_override_it(tmp_path):
@@ -46,7 +47,7 @@ def test_yaml_config_gives_the_model_and_flags_override_it(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(run))
     m = complexity.model_section(path, multiscale=False)
-    switches = (m["head"], m["multiscale"], m["attention_fusion"], m["pretrained"])
+    switches = (m.head, m.multiscale, m.attention_fusion, m.pretrained)
     assert switches == ("seed", False, False, False)
 
 
@@ -54,8 +55,8 @@ def test_checkpoint_config_gives_the_model_it_was_trained_with(tmp_path):
     cfg = config.load(None, {"model": {"name": "hyperiqa_resnet50", "size": "nano", "multiscale": False,
                                        "attention_fusion": False}, "data": {"patch_size": 64}})
     path = tmp_path / "model.safetensors"
-    save_model(path, build_model(cfg["model"]), cfg)
-    assert complexity.model_section(path) == {**cfg["model"], "pretrained": False, "weights": None}
+    save_model(path, build_model(cfg.model), cfg)
+    assert complexity.model_section(path) == replace(cfg.model, pretrained=False, weights=None)
 
 
 @pytest.mark.parametrize("kwargs, message", [({}, "give --run-config, --model-file, or --model and --size"),

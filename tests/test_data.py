@@ -1,5 +1,6 @@
 import os
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -44,13 +45,13 @@ def test_loads_scores_format_and_resizes_to_512x384(tmp_path):
 def test_loads_sets_format_with_official_split(tmp_path):
     root = write_koniq(tmp_path / "k", "sets", folder="512x384", size=(512, 384))
     ds = load_koniq(root)
-    split = make_split(ds, {**config.DEFAULTS["data"], "split": "official"})
+    split = make_split(ds, config.DataConfig(split="official"))
     assert [len(split[p]) for p in ("train", "val", "test")] == [8, 2, 2]
 
 
 def test_random_split_is_deterministic_and_independent_of_row_order(tmp_path):
     root = write_koniq(tmp_path / "k", "scores", n=40)
-    d = {**config.DEFAULTS["data"], "split_seed": 3, "split_index": 1}
+    d = config.DataConfig(split_seed=3, split_index=1)
     ds = load_koniq(root)
     a = make_split(ds, d)
     assert [len(a[p]) for p in ("train", "val", "test")] == [29, 3, 8]
@@ -60,7 +61,7 @@ def test_random_split_is_deterministic_and_independent_of_row_order(tmp_path):
     shuffled = load_koniq(root)
     b = make_split(shuffled, d)
     assert split_hash(ds, a) == split_hash(shuffled, b)
-    assert split_hash(ds, a) != split_hash(ds, make_split(ds, {**d, "split_index": 2}))
+    assert split_hash(ds, a) != split_hash(ds, make_split(ds, replace(d, split_index=2)))
 
 
 @pytest.mark.parametrize("edit, message", [

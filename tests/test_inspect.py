@@ -5,7 +5,7 @@ import pytest
 
 from iqa.core.errors import DataError
 from iqa.results.diagnostics import choose_images, feature_maps, per_image_attention, stage_activations
-from iqa.training.record import load_model
+from iqa.models.saved import load_model
 from iqa.data.synthetic import make_synthetic
 
 

@@ -1,6 +1,9 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
+from iqa.config import ModelConfig
 from iqa.models import FAMILIES
 from iqa.models.builder import attach_head, build_backbone, build_model, count_parameters
 from iqa.models.hyperiqa import HEADS
@@ -16,8 +19,8 @@ SWITCHES = {"C1": (False, False), "C2": (True, False), "C3": (True, True)}
 
 
 def model_cfg(name="swin_hyperiqa", size="nano", multiscale=True, attention=True, head="original"):
-    return dict(name=name, size=size, multiscale=multiscale, attention_fusion=attention, head=head,
-                pretrained=False, weights=None, drop_path_rate=0.0, hyper_dropout=0.0, target_dropout=0.0)
+    return ModelConfig(name=name, size=size, multiscale=multiscale, attention_fusion=attention, head=head,
+                       pretrained=False, weights=None, drop_path_rate=0.0, hyper_dropout=0.0, target_dropout=0.0)
 
 
 @pytest.mark.slow
@@ -63,9 +66,9 @@ def test_pretrained_without_weights_fails_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(WeightsMissing, match="model.weights"):
-        build_model({**model_cfg(size="tiny"), "pretrained": True})
+        build_model(replace(model_cfg(size="tiny"), pretrained=True))
     with pytest.raises(WeightsMissing, match="not found"):
-        build_model({**model_cfg(size="tiny"), "pretrained": True, "weights": str(tmp_path / "none.pth")})
+        build_model(replace(model_cfg(size="tiny"), pretrained=True, weights=str(tmp_path / "none.pth")))
 
 
 def test_pretrained_from_local_file(tmp_path):
@@ -76,7 +79,7 @@ def test_pretrained_from_local_file(tmp_path):
                             window_size=4, embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
     path = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(path))
-    model = build_model({**model_cfg(), "pretrained": True, "weights": str(path)})
+    model = build_model(replace(model_cfg(), pretrained=True, weights=str(path)))
     assert torch.equal(model.backbone.patch_embed.proj.weight, ref.patch_embed.proj.weight)
 
 
@@ -145,7 +148,7 @@ def test_seed_attention_starts_near_uniform():
 def test_hyper_dropout_position(head, dropped_at):
     """Dropout zeroes the hyper input (original) or the 112-channel map (seed), and nothing else."""
     torch.manual_seed(0)
-    model = build_model({**model_cfg(multiscale=True, attention=False, head=head), "hyper_dropout": 0.5})
+    model = build_model(replace(model_cfg(multiscale=True, attention=False, head=head), hyper_dropout=0.5))
     taps = {"reduce": model.hyper.reduce[0], "weight_convs": model.hyper.weight_convs[0]}
     seen = {}
     for name, module in taps.items():
@@ -168,12 +171,11 @@ def test_weights_tag_names_the_tagged_weights(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg = {**model_cfg("hyperiqa_resnet50", "base", False, False), "pretrained": True,
-           "weights_tag": "tv_in1k"}
+    cfg = replace(model_cfg("hyperiqa_resnet50", "base", False, False), pretrained=True, weights_tag="tv_in1k")
     with pytest.raises(WeightsMissing, match=r"resnet50\.tv_in1k"):
         build_model(cfg)
     with pytest.raises(ValueError, match="model.weights_tag"):
-        build_model({**cfg, "weights_tag": "no_such_tag"})
+        build_model(replace(cfg, weights_tag="no_such_tag"))
 
 
 def test_weights_tag_loads_a_local_file(tmp_path):
@@ -183,8 +185,8 @@ def test_weights_tag_loads_a_local_file(tmp_path):
     ref = timm.create_model("resnet50", pretrained=False)  # with its 1000-class fc, like the released file
     path = tmp_path / "resnet50.tv_in1k.safetensors"
     save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(path))
-    cfg = {**model_cfg("hyperiqa_resnet50", "base", False, False), "pretrained": True, "weights": str(path),
-           "weights_tag": "tv_in1k"}
+    cfg = replace(model_cfg("hyperiqa_resnet50", "base", False, False), pretrained=True, weights=str(path),
+                  weights_tag="tv_in1k")
     model = build_model(cfg)
     assert model.backbone.pretrained_cfg["tag"] == "tv_in1k"
     state = model.backbone.state_dict()
@@ -212,8 +214,8 @@ def test_every_model_of_the_paper_config_has_the_seeds_parameter_count():
     from iqa.study.spec import expand
 
     study = expand(yaml.safe_load(open("config/koniq10k.yaml")))
-    networks = {(m["name"], m["size"], m["head"], m["multiscale"], m["attention_fusion"])
-                for m in (cfg["model"] for cfg in study.experiments.values())}
+    networks = {(m.name, m.size, m.head, m.multiscale, m.attention_fusion)
+                for m in (cfg.model for cfg in study.experiments.values())}
     assert networks == set(PAPER_COUNTS), networks ^ set(PAPER_COUNTS)
     for name, size, head, multiscale, attention in sorted(networks):
         model = build_model(model_cfg(name, size, multiscale, attention, head))
@@ -225,8 +227,7 @@ def test_the_model_list_counts_exactly_without_building_real_weights():
 
     from iqa.models.builder import catalogue
 
-    nano = dict(name="swin_hyperiqa", size="nano", multiscale=True, attention_fusion=True, head="seed",
-                pretrained=False, weights=None, drop_path_rate=0.0, hyper_dropout=0.0, target_dropout=0.0)
+    nano = model_cfg(head="seed")
     real = count_parameters(build_model(nano))  # also pays timm's first-use costs outside the timing
     started = time.process_time()
     rows = catalogue()

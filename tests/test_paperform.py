@@ -9,6 +9,7 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.ticker import MaxNLocator
 
+from iqa.core import layout
 from iqa.study import catalogue
 
 from iqa.results import document
@@ -19,7 +20,8 @@ from iqa.results import paperform
 
 from iqa.results import tables
 from iqa.results.plotstyle import close, style
-from iqa.results.aggregate import add_holm, aggregate, audit
+from iqa.results.aggregate import add_holm, aggregate
+from iqa.results.audit import audit
 from iqa.results.runs import load_runs, load_scores
 from iqa.study.spec import expand
 from test_tables import fabricated_study
@@ -124,7 +126,7 @@ def test_each_output_has_its_own_caption_for_the_report(study):
     cfg, results, _, _ = study
     for kind, outputs in (("tables", catalogue.tables(cfg)), ("figures", catalogue.figures(cfg))):
         for o in outputs:
-            assert o.caption in (results / catalogue.caption_file(kind, o.name, ".")).read_text()
+            assert o.caption in layout.caption_file(results, kind, o.name).read_text()
 
 
 # --- figures: what is drawn, read back from the matplotlib objects -------------------------------------

@@ -18,8 +18,8 @@ H200 = {"device": "NVIDIA H200", "throughput": [
 
 
 def koniq_cfg(**train):
-    return config.merge(config.DEFAULTS, {"data": {"root": "data/not-here", "test_crops": "random:20"},
-                                          "train": {"epochs": 10, "batch_size": 32, **train}})
+    return config.RunConfig.from_dict({"data": {"root": "data/not-here", "test_crops": "random:20"},
+                                       "train": {"epochs": 10, "batch_size": 32, **train}})
 
 
 def labels_only(root, n):
@@ -35,8 +35,8 @@ def labels_only(root, n):
 
 def test_part_sizes_without_data_follow_the_split_rule_and_match_the_data_when_present(tmp_path):
     assert part_sizes(koniq_cfg(), 10_073, {}) == {"train": 7252, "val": 806, "test": 2015}
-    here = config.merge(config.DEFAULTS, {"data": {"root": str(labels_only(tmp_path / "d", 137))}})
-    elsewhere = config.merge(here, {"data": {"root": "nowhere"}})
+    here = config.RunConfig.from_dict({"data": {"root": str(labels_only(tmp_path / "d", 137))}})
+    elsewhere = here.merged({"data": {"root": "nowhere"}})
     assert part_sizes(here, None, {}) == part_sizes(elsewhere, 137, {})
     with pytest.raises(DataError, match="--images N"):
         part_sizes(koniq_cfg(), None, {})

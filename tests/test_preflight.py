@@ -1,7 +1,9 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from iqa.config import ModelConfig
 from iqa.study import preflight
 from iqa.data.fixtures import write_release
 from iqa.study.spec import expand, load_study, rehearse
@@ -34,13 +36,12 @@ def test_an_image_that_does_not_decode_is_named_with_its_fix(koniq, tmp_path):
 
 
 def test_missing_weights_name_the_hf_command():
-    m = {"name": "swin_hyperiqa", "size": "tiny", "head": "seed", "multiscale": True, "attention_fusion": True,
-         "pretrained": True, "weights": None, "weights_tag": "ms_in1k"}
+    m = ModelConfig(name="swin_hyperiqa", size="tiny", head="seed", pretrained=True, weights_tag="ms_in1k")
     problems = preflight.check_weights([m])
     # a developer's cache may hold these weights; without them the line says how to get them
     assert not problems or problems[0].startswith("pretrained weights swin_tiny_patch4_window7_224.ms_in1k") \
         and "`hf download timm/swin_tiny_patch4_window7_224.ms_in1k`" in problems[0]
-    problems = preflight.check_weights([{**m, "weights": "/nonexistent.safetensors"}])
+    problems = preflight.check_weights([replace(m, weights="/nonexistent.safetensors")])
     assert problems == ["model.weights: file not found for swin_tiny_patch4_window7_224.ms_in1k: /nonexistent.safetensors"]
 
 

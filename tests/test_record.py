@@ -7,15 +7,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from iqa.training.record import saved_config, sha256_file
+from iqa.models.saved import saved_config
+from iqa.training.record import sha256_file
 
 # A fresh interpreter saves a model: safetensors' metadata order is drawn per process.
 SAVE = """
 import sys, torch
 from pathlib import Path
 from iqa import config
-from iqa.training.record import save_model
-cfg = config.merge(config.DEFAULTS, {"name": "t"})
+from iqa.models.saved import save_model
+cfg = config.RunConfig.from_dict({"name": "t"})
 torch.manual_seed(0)
 save_model(Path(sys.argv[1]), torch.nn.Linear(3, 2), cfg)
 """
@@ -36,4 +37,4 @@ def test_equal_weights_give_equal_bytes_in_every_process(tmp_path):
     expected = torch.nn.Linear(3, 2).state_dict()
     loaded = load_file(str(paths[0]))
     assert loaded.keys() == expected.keys() and all(torch.equal(loaded[k], expected[k]) for k in expected)
-    assert saved_config(paths[0])["name"] == "t"
+    assert saved_config(paths[0]).name == "t"

@@ -13,7 +13,8 @@ from iqa.data.crops import image_key
 from iqa.data.dataset import dataset_hash, decoded_images, load_koniq
 from iqa.core.errors import DataError
 from iqa.training.evaluate import mos_scores
-from iqa.training.record import load_model, sha256_file
+from iqa.models.saved import load_model
+from iqa.training.record import sha256_file
 from iqa.training.score import score_dataset
 from iqa.data.synthetic import make_synthetic
 
@@ -35,7 +36,7 @@ def test_every_image_is_scored_in_slices_as_in_one_piece(nano_run, shifted, tmp_
     assert list(pred.columns[3:]) == [f"attention_stage{k}" for k in range(1, 5)]
     # the whole set on the device at once gives the same scores
     model, cfg, _ = load_model(model_path, ["train.device=cpu"])
-    cache = decoded_images(ds, dataset_hash(ds), tuple(cfg["data"]["resize"]), cfg["data"]["cache_dir"])
+    cache = decoded_images(ds, dataset_hash(ds), cfg.data.resize, cfg.data.cache_dir)
     whole, _ = mos_scores(model, torch.from_numpy(np.array(cache)), [image_key(p) for p in cache], cfg)
     np.testing.assert_allclose(pred["pred"], whole, rtol=1e-5, atol=1e-4)
     assert m["n_images"] == 30 and m["test"]["n_images"] == 30 and "rmse" not in m["test"]

@@ -8,15 +8,21 @@ def test_table_files_keep_small_settings_and_trace_every_cell(tmp_path):
     t.put("3e-05", "splits", 3, ["a", "b", "c"], "count")
     t.put("3e-05", "srcc_median", 0.123456, ["a", "b", "c"], "median", "srcc")
     t.put("3e-05", "lr_head", 3e-5, ["a"], "value")
+    t.put("0.001", "splits", 0, [], "count")
     t.put("0.001", "srcc_median", float("nan"), [], "median", "srcc")
     t.notes.append("run x is missing")
     t.write(tmp_path)
     md = (tmp_path / "lr_sweep.md").read_text()
-    row = [c.strip() for c in next(line for line in md.splitlines() if line.startswith("| 3e-05")).split("|")]
-    assert row[1:5] == ["3e-05", "3", "0.1235", "3e-05"]  # lr not rounded to 0.0000, count not 3.0000
-    assert "--" in md and "run x is missing" in md
-    tex = (tmp_path / "lr_sweep.tex").read_text()
-    assert "\\toprule" in tex and "3e-05" in tex and "0.1235" in tex
+
+    def md_row(label):
+        return [c.strip() for c in next(line for line in md.splitlines() if line.startswith(f"| {label}")).split("|")]
+
+    assert md_row("3e-05")[1:5] == ["3e-05", "3", "0.1235", "3e-05"]  # lr not rounded to 0.0000, count not 3.0000
+    assert md_row("0.001")[1:5] == ["0.001", "0", "--", "--"]  # NaN and an absent cell print as --, not nan
+    assert md.rstrip().endswith("- run x is missing")
+    tex = (tmp_path / "lr_sweep.tex").read_text().splitlines()
+    assert "3e-05 & 3 & 0.1235 & 3e-05 \\\\" in tex and "0.001 & 0 & -- & -- \\\\" in tex
+    assert tex.index("\\toprule") < tex.index("\\midrule") < tex.index("\\bottomrule")
     sidecar = json.loads((tmp_path / "lr_sweep.provenance.json").read_text())
     assert sidecar["cells"]["3e-05|srcc_median"]["runs"] == ["a", "b", "c"]
     assert (tmp_path / "lr_sweep.csv").read_text().splitlines()[0].startswith("row,")
@@ -25,21 +31,23 @@ def test_table_files_keep_small_settings_and_trace_every_cell(tmp_path):
 # --- the table builder on a fabricated study: no training, every table kind, tamper checks ---------------
 
 import zlib  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from iqa.study import catalogue
+from iqa.core import layout  # noqa: E402
+from iqa.study import catalogue  # noqa: E402
 from iqa.config import config_hash  # noqa: E402
 from iqa.core.errors import DataError  # noqa: E402
 from iqa.core.metrics import correlations  # noqa: E402
 from iqa.training.record import write_metrics  # noqa: E402
-from iqa.results.aggregate import aggregate, audit  # noqa: E402
+from iqa.results.aggregate import aggregate  # noqa: E402
+from iqa.results.audit import audit  # noqa: E402
 from iqa.results.runs import RunTampered  # noqa: E402
 from iqa.study.spec import expand  # noqa: E402
+from fake_runs import record_run  # noqa: E402
 
 # Planted effects, in SRCC-relevant noise: multi-scale and attention each help, reversed labels destroy.
 NOISE = {"C3": 10.0, "C2": 14.0, "A2": 16.0, "C1": 22.0, "C0_reversed": None}
@@ -58,13 +66,13 @@ def fabricated_study(tmp_path, splits=None):
     pool = np.linspace(5, 95, 400)  # each split tests 80 of these 400 images
     for rid, run_cfg in study.runs.items():
         exp = study.experiments_of(rid)[0]
-        test = np.sort(np.random.default_rng(run_cfg["data"]["split_index"]).choice(len(pool), 80, replace=False))
-        rng = np.random.default_rng([run_cfg["seed"], run_cfg["data"]["split_index"], zlib.crc32(exp.encode())])
+        test = np.sort(np.random.default_rng(run_cfg.data.split_index).choice(len(pool), 80, replace=False))
+        rng = np.random.default_rng([run_cfg.seed, run_cfg.data.split_index, zlib.crc32(exp.encode())])
         noise = NOISE.get(exp, 12.0)
         own = np.random.default_rng(zlib.crc32(exp.encode())).normal(0, 0.8 * (noise or 1), len(pool))
         pred = (rng.permutation(pool[test]) if noise is None
                 else pool[test] + own[test] + rng.normal(0, 0.6 * noise, len(test)))  # model's own + run's errors
-        write_run(results / "runs" / rid, run_cfg, pool[test], pred, test)
+        write_run(layout.run_dir(results, rid), run_cfg, pool[test], pred, test)
     for k, e in enumerate(cfg["complexity"]["experiments"]):
         # the same model cost the runs record (one number per experiment, whichever table shows it)
         figures = {"parameters": 1000, "head_parameters": 200, "gflops": 0.1,
@@ -77,27 +85,23 @@ def fabricated_study(tmp_path, splits=None):
 
 
 def write_run(out, cfg, mos, pred, images=None):
-    out.mkdir(parents=True)
     names = [f"img{i:03d}.jpg" for i in (range(len(mos)) if images is None else images)]
-    pd.DataFrame({"image": names, "mos": mos, "pred": pred}).to_csv(out / "predictions.csv", index=False)
-    pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_srcc": [0.3, 0.4],
-                  "seconds": [1.0, 1.0]}).to_csv(out / "history.csv", index=False)
-    test = correlations(pred, mos)
-    metrics = {"run_id": out.name, "config": cfg, "test": test, "val": {"srcc": test["srcc"] - 0.01, "plcc": 0.5},
-               "selected_on": cfg["train"]["select"], "best_epoch": 2, "epochs_run": 2,
-               "provenance": {"config_hash": config_hash(cfg), "dataset_hash": "d" * 64, "split_hash": "s" * 64,
-                              "git_commit": "abc", "git_dirty": False, "source_hash": "f" * 64,
-                              "seed": cfg["seed"], "n_train": 288, "n_val": 32, "n_test": len(mos),
-                              "parameters": 1000, "gflops_per_patch": 0.1, "train_patches_per_second": 50.0}}
-    write_metrics(out, metrics)
+    history = [{"epoch": 1, "train_loss": 1.0, "val_srcc": 0.3, "seconds": 1.0},
+               {"epoch": 2, "train_loss": 0.5, "val_srcc": 0.4, "seconds": 1.0}]
+    val = {"srcc": correlations(pred, mos)["srcc"] - 0.01, "plcc": 0.5}
+    provenance = {"config_hash": config_hash(cfg), "dataset_hash": "d" * 64, "split_hash": "s" * 64,
+                  "git_commit": "abc", "git_dirty": False, "source_hash": "f" * 64,
+                  "seed": cfg.seed, "n_train": 288, "n_val": 32, "n_test": len(mos),
+                  "parameters": 1000, "gflops_per_patch": 0.1, "train_patches_per_second": 50.0}
+    record_run(out, cfg, names, mos, pred, history, val, provenance)
 
 
 def test_every_catalogued_table_and_figure_is_built_and_every_cell_audits(tmp_path):
     cfg, study, results = fabricated_study(tmp_path)
     names = aggregate(cfg, results)
     assert names == [t.name for t in catalogue.tables(cfg)]
-    for path in catalogue.files(cfg, str(results)):
-        assert Path(path).is_file(), path
+    for path in catalogue.files(cfg, results):
+        assert path.is_file(), path
     contrib = pd.read_csv(results / "tables" / "contributions.csv", index_col="row")
     total = contrib.loc[[r for r in contrib.index if r.startswith("total")][0], "srcc_delta_x100"]
     assert contrib.loc[["multiscale", "attention"], "srcc_delta_x100"].sum() == pytest.approx(total, abs=1e-9)
@@ -239,7 +243,7 @@ def test_a_table_built_alone_from_only_its_runs_equals_the_table_of_the_whole_st
         shutil.rmtree(results / "runs" / rid)
     shutil.rmtree(results / "tables")
     assert aggregate(cfg, results, only=["ablation"]) == ["ablation"]
-    assert sorted(p.name for p in (results / "tables").iterdir()) == [f"ablation.{e}" for e in sorted(catalogue.TABLE_FILES)]
+    assert sorted(p.name for p in (results / "tables").iterdir()) == [f"ablation.{e}" for e in sorted(layout.TABLE_FILES)]
     for ext, text in whole.items():
         assert (results / "tables" / f"ablation.{ext}").read_text() == text, ext
     assert "distinct comparisons of this table" in whole["md"]  # ablation: 5
@@ -281,7 +285,7 @@ def test_an_edited_validation_score_stops_aggregation_and_its_audit_says_where_i
 def test_auditing_a_cell_or_macro_whose_run_was_deleted_says_what_is_missing(tmp_path):
     import shutil
 
-    from iqa.results.quoted import audit_macro
+    from iqa.results.audit import audit_macro
 
     cfg, study, results = fabricated_study(tmp_path)
     aggregate(cfg, results)

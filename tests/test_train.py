@@ -53,7 +53,7 @@ def test_swin_nano_run_writes_attention_weights_and_is_reproducible(synthetic, t
     weights = pred[[f"attention_stage{k}" for k in range(1, 5)]].sum(axis=1)
     assert ((weights - 1).abs() < 1e-5).all()
     saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
-    assert saved["config"] == cfg and saved["test"] == a["test"]
+    assert saved["config"] == cfg.to_dict() and saved["test"] == a["test"]
 
 
 def test_finished_run_is_not_retrained(synthetic, tmp_path):
@@ -63,7 +63,7 @@ def test_finished_run_is_not_retrained(synthetic, tmp_path):
     assert train(cfg, tmp_path / "run") == first
     assert os.stat(tmp_path / "run" / "metrics.json").st_mtime_ns == stamp
     with pytest.raises(TrainingError, match="another config"):
-        train(config.merge(cfg, {"train": {"lr": 1e-4}}), tmp_path / "run")
+        train(cfg.merged({"train": {"lr": 1e-4}}), tmp_path / "run")
 
 
 def test_nan_loss_stops_with_a_clear_error_and_no_metrics(synthetic, tmp_path, monkeypatch):
@@ -85,7 +85,7 @@ def test_interrupted_run_resumes_to_identical_numbers(synthetic, tmp_path, sig):
     cfg = nano_config(synthetic, tmp_path / "cache", set=["train.epochs=3", "data.train_patches=6",
                                                          "train.batch_size=8", "train.log_every=1"])
     cfg_path = tmp_path / "cfg.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_path.write_text(yaml.safe_dump(cfg.to_dict()))
     reference = train(cfg, tmp_path / "reference")
 
     out = tmp_path / "interrupted"

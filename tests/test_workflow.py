@@ -2,6 +2,7 @@ import json
 import subprocess
 import time
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,8 +29,8 @@ def test_demo_grid_expansion_deduplicates_identical_runs():
     assert study.run_ids("C3-no_attention") == study.run_ids("C2")  # factorial cells reuse declared runs
     assert study.run_ids("C3-no_multiscale-no_attention") == study.run_ids("C1")
     assert study.run_ids("C3_rerun") != study.run_ids("C3")  # the A/A control: other seeds, same splits
-    assert [study.runs[r]["data"]["split_index"] for r in study.run_ids("C3_rerun")] == study.splits
-    distinct = {config.config_hash({**cfg, "name": "", "seed": 0}) for cfg in study.experiments.values()}
+    assert [study.runs[r].data.split_index for r in study.run_ids("C3_rerun")] == study.splits
+    distinct = {config.config_hash(replace(cfg, name="", seed=0)) for cfg in study.experiments.values()}
     assert len(study.runs) == (len(distinct) + 1) * len(study.splits)  # + 1: C3_rerun differs only in seed
 
 
@@ -37,13 +38,13 @@ def test_paper_grid_expansion():
     study = expand(load("config/koniq10k.yaml"))
     assert len(study.splits) == 10
     c3 = study.runs[study.run_ids("C3")[0]]
-    assert c3["model"]["size"] == "base" and c3["model"]["head"] == "seed" and c3["train"]["lr_min"] == 1e-6
+    assert c3.model.size == "base" and c3.model.head == "seed" and c3.train.lr_min == 1e-6
     assert study.run_ids("lr=5e-07") == study.run_ids("C3") == study.run_ids("E6")
     c0 = study.runs[study.run_ids("C0")[0]]
-    assert c0["model"]["weights_tag"] == "tv_in1k" and c0["train"]["epochs"] == 5
+    assert c0.model.weights_tag == "tv_in1k" and c0.train.epochs == 5
     original = study.runs[study.run_ids("hyperiqa_original")[0]]
-    assert original["train"]["select"] == "test" and original["data"]["resize"] == [384, 512]
-    assert study.runs[study.run_ids("C3_test_selected")[0]]["train"]["select"] == "test"
+    assert original.train.select == "test" and original.data.resize == (384, 512)
+    assert study.runs[study.run_ids("C3_test_selected")[0]].train.select == "test"
 
 
 def test_packs_hold_each_run_once_by_experiment_or_model_shape():
@@ -58,7 +59,7 @@ def test_packs_hold_each_run_once_by_experiment_or_model_shape():
     packed = [rid for rids in by_model.values() for rid in rids]
     assert sorted(packed) == sorted(study.runs)  # every run once: no shape is alone in this study
     for rids in by_model.values():
-        assert len({tuple(study.runs[r]["model"][k] for k in ("name", "size", "multiscale", "attention_fusion"))
+        assert len({tuple(getattr(study.runs[r].model, k) for k in ("name", "size", "multiscale", "attention_fusion"))
                     for r in rids}) == 1
     assert packs(study, None) == {} == packs(study, {"runs": 1})
     with pytest.raises(ConfigError, match="packing"):
@@ -68,9 +69,14 @@ def test_packs_hold_each_run_once_by_experiment_or_model_shape():
 @pytest.mark.slow
 def test_paper_config_dry_run_lists_every_training_job_without_data(tmp_path):
     study = expand(load("config/koniq10k.yaml"))
-    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path), "--configfile", str(REPO / "config/koniq10k.yaml")],
-                       capture_output=True, text=True, cwd=tmp_path)
+    cluster = tmp_path / "cluster.yaml"  # a site's partition and GPU type, merged over the study
+    cluster.write_text("resources: {train: {slurm_partition: gpuq, constraint: h200}}\n")
+    r = subprocess.run(SNAKEMAKE + ["-n", "-d", str(tmp_path), "--configfile", str(REPO / "config/koniq10k.yaml"),
+                                    str(cluster)], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
+    blocks = r.stdout.split("\nrule ")[1:]  # one per job: its rule, output, ..., resources
+    asks = [line for b in blocks if b.startswith("train") for line in b.splitlines() if "resources:" in line]
+    assert asks and all("slurm_partition=gpuq" in a and "constraint=h200" in a and "gpu=1" in a for a in asks)
     jobs = dict(line.split()[:2] for line in r.stdout.splitlines() if line.startswith(("train", "aggregate ")))
     packed = packs(study, load("config/koniq10k.yaml")["packing"])  # a job per pack, and one per other run
     assert {name for name in jobs if name.startswith("train_pack_")} == {f"train_pack_{p}" for p in packed}
@@ -297,7 +303,7 @@ def test_rehearsal_differs_from_the_paper_study_only_in_scale():
         changed = set(config.diff(b.experiments[name], a.experiments[name]))
         assert changed <= set(SCALE_KEYS), (name, changed - set(SCALE_KEYS))
     # a centre-crop test is a protocol: the rehearsal keeps it
-    assert b.experiments["centre_crop"]["data"]["test_crops"] == "center"
+    assert b.experiments["centre_crop"].data.test_crops == "center"
 
 
 def test_a_rehearsal_may_change_only_scale_keys():

@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
+from iqa.core.vocab import Metric
+
 
 def logistic4(x, b1, b2, b3, b4):
     """VQEG 4-parameter logistic: maps predictions onto the MOS scale before Pearson."""
@@ -21,15 +23,16 @@ def fit_logistic4(pred: np.ndarray, mos: np.ndarray) -> np.ndarray:
 
 
 def correlations(pred, mos, plcc: str = "raw") -> dict:
-    """srcc, plcc, krcc, rmse and n_images. `plcc='logistic4'` fits the logistic first (RMSE too)."""
+    """Each `Metric` (plain-text keys, as metrics.json records them) and n_images. `plcc='logistic4'` fits
+    the logistic first (RMSE too)."""
     pred, mos = np.asarray(pred, np.float64), np.asarray(mos, np.float64)
     if len(pred) != len(mos) or len(pred) < 3:
         raise ValueError(f"need at least 3 paired scores, got {len(pred)} predictions and {len(mos)} MOS")
     mapped = fit_logistic4(pred, mos) if plcc == "logistic4" else pred
     return {
-        "srcc": float(stats.spearmanr(pred, mos).statistic),
-        "plcc": float(stats.pearsonr(mapped, mos).statistic),
-        "krcc": float(stats.kendalltau(pred, mos).statistic),
-        "rmse": float(np.sqrt(np.mean((mapped - mos) ** 2))),
+        Metric.SRCC.value: float(stats.spearmanr(pred, mos).statistic),
+        Metric.PLCC.value: float(stats.pearsonr(mapped, mos).statistic),
+        Metric.KRCC.value: float(stats.kendalltau(pred, mos).statistic),
+        Metric.RMSE.value: float(np.sqrt(np.mean((mapped - mos) ** 2))),
         "n_images": int(len(pred)),
     }

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from PIL import ExifTags, Image, ImageOps
 
+from iqa.config import DataConfig
 from iqa.core.errors import DataError
 
 LABEL_FILES = (("koniq10k_scores_and_distributions.csv", "MOS_zscore"),
@@ -185,31 +186,31 @@ def dataset_hash(ds: Dataset) -> str:
     return h.hexdigest()
 
 
-def split_sizes(n: int, data_cfg: dict) -> tuple[int, int]:
+def split_sizes(n: int, d: DataConfig) -> tuple[int, int]:
     """Test and validation images of a random split of n images (the rest train)."""
-    n_test = round(data_cfg["test_fraction"] * n)
-    return n_test, round(data_cfg["val_fraction"] * (n - n_test))
+    n_test = round(d.test_fraction * n)
+    return n_test, round(d.val_fraction * (n - n_test))
 
 
-def make_split(ds: Dataset, data_cfg: dict) -> dict[str, np.ndarray]:
+def make_split(ds: Dataset, d: DataConfig) -> dict[str, np.ndarray]:
     """Row indices of train / val / test.
 
     Random splits order images by sha256(split_seed, split_index, name): the same names land in the
     same part on every machine and whatever the row order of the label file.
     """
     n = len(ds.names)
-    if data_cfg["split"] == "official":
+    if d.split == "official":
         if ds.sets is None:
             raise DataError(f"{ds.label_file}: data.split is 'official' but the file has no 'set' column")
         sets = np.array(ds.sets)
         return {part: np.flatnonzero(sets == part) for part in ("train", "val", "test")}
-    key = f"{data_cfg['split_seed']}:{data_cfg['split_index']}:"
+    key = f"{d.split_seed}:{d.split_index}:"
     order = sorted(range(n), key=lambda i: hashlib.sha256((key + ds.names[i]).encode()).digest())
-    n_test, n_val = split_sizes(n, data_cfg)
+    n_test, n_val = split_sizes(n, d)
     parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
     for part, idx in parts.items():
         if not idx:
-            if part == "val" and data_cfg["val_fraction"] == 0:
+            if part == "val" and d.val_fraction == 0:
                 continue  # no validation part: a run selected on test (the original protocol)
             raise DataError(f"{ds.root}: the {part} part of the split is empty ({n} images)")
     return {part: np.sort(np.array(idx, dtype=np.int64)) for part, idx in parts.items()}

@@ -30,6 +30,7 @@ import os
 import resource
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ import torch
 from PIL import Image
 
 from iqa import config as config_mod
+from iqa.config import DataConfig, RunConfig, TrainConfig
 from iqa.data.crops import train_positions
 from iqa.core.device import autocast, cpu_model, peak_tflops, resolve_device, set_matmul_precision, synchronize, torch_threads
 from iqa.models.cost import gflops_per_patch, parameters, time_loop
@@ -99,34 +101,55 @@ def _rate(items: int, seconds: float) -> dict:
 # setup
 
 
-def bench_config(args) -> dict:
+@dataclass(frozen=True)
+class BenchOptions:
+    """What `iqa bench` measures and how: its command-line options (defaults and meanings in iqa/cli.py)."""
+
+    model: str
+    size: str
+    device: str
+    batch: int
+    steps: int
+    images: int
+    eval_batch: int
+    threads: int | None
+    color_jitter: bool
+    compile: bool
+    bare_backbone: bool
+    precision: str
+    pack: int
+    peak_tflops: float | None
+    json: str | None
+
+
+def bench_config(opts: BenchOptions) -> RunConfig:
     """The run config the benchmark trains with: defaults, the chosen model at its input size, --batch."""
     for name in ("batch", "steps", "images", "eval_batch", "pack"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    model = {"name": args.model, "size": args.size}
+        if getattr(opts, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opts, name)}")
+    model = {"name": opts.model, "size": opts.size}
     check_model_config(model)  # a bad name or size fails here, before input_size
     cfg = config_mod.load(None, {"name": "bench", "model": model,
-                                 "data": {"patch_size": input_size(model), "color_jitter": args.color_jitter},
-                                 "train": {"batch_size": args.batch, "device": args.device,
-                                           "compile": args.compile, "precision": args.precision}})
-    patches = args.images * cfg["data"]["train_patches"]
-    if patches < args.batch:
-        raise ValueError(f"--images {args.images} give {patches} training patches, fewer than one --batch "
-                         f"of {args.batch}")
+                                 "data": {"patch_size": input_size(model), "color_jitter": opts.color_jitter},
+                                 "train": {"batch_size": opts.batch, "device": opts.device,
+                                           "compile": opts.compile, "precision": opts.precision}})
+    patches = opts.images * cfg.data.train_patches
+    if patches < opts.batch:
+        raise ValueError(f"--images {opts.images} give {patches} training patches, fewer than one --batch "
+                         f"of {opts.batch}")
     return cfg
 
 
-def setup(args, cfg: dict, device: torch.device) -> dict:
+def setup(opts: BenchOptions, cfg: RunConfig, device: torch.device) -> dict:
     """What runs where: model, patch, batch, machine, threads, precision."""
     cuda = device.type == "cuda"
-    return {"model": args.model, "size": args.size, "arch": FAMILIES[args.model][args.size][0],
-            "patch": cfg["data"]["patch_size"], "device": str(device), "cuda": cuda, "batch": args.batch,
-            "steps": args.steps, "cpus": os.cpu_count(), "cpu": cpu_model(),
+    return {"model": opts.model, "size": opts.size, "arch": FAMILIES[opts.model][opts.size][0],
+            "patch": cfg.data.patch_size, "device": str(device), "cuda": cuda, "batch": opts.batch,
+            "steps": opts.steps, "cpus": os.cpu_count(), "cpu": cpu_model(),
             "gpu": torch.cuda.get_device_name(device) if cuda else None, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "load": _load(),
-            "precision": cfg["train"]["precision"] if cuda else "fp32", "compile": args.compile,
-            "pack": args.pack, "peak_tflops": args.peak_tflops}
+            "precision": cfg.train.precision if cuda else "fp32", "compile": opts.compile,
+            "pack": opts.pack, "peak_tflops": opts.peak_tflops}
 
 
 def test_images(root: Path, n: int):
@@ -159,12 +182,12 @@ def cache_images(ds, size: tuple[int, int], device: torch.device, cache_dir: Pat
                     "size": size, "decode_threads": os.cpu_count()}
 
 
-def _positions(images: torch.Tensor, d: dict, per_image: int, seed: int):
+def _positions(images: torch.Tensor, d: DataConfig, per_image: int, seed: int):
     n, h, w = images.shape[:3]
-    return train_positions(n, per_image, h, w, d["patch_size"], torch.Generator().manual_seed(seed))
+    return train_positions(n, per_image, h, w, d.patch_size, torch.Generator().manual_seed(seed))
 
 
-def ours_epoch(images: torch.Tensor, d: dict, per_image: int, batch: int, seed: int) -> int:
+def ours_epoch(images: torch.Tensor, d: DataConfig, per_image: int, batch: int, seed: int) -> int:
     """One epoch of training batches cut from the cached images by `make_batch`; returns patches."""
     index, corners, flips = _positions(images, d, per_image, seed)
     for sl in _batches(len(index), batch):
@@ -172,13 +195,13 @@ def ours_epoch(images: torch.Tensor, d: dict, per_image: int, batch: int, seed: 
     return len(index)
 
 
-def stage_shares(images: torch.Tensor, d: dict, batch: int) -> dict[str, float]:
+def stage_shares(images: torch.Tensor, d: DataConfig, batch: int) -> dict[str, float]:
     """Share of one epoch's cropping time in each stage of `make_batch`, each stage synchronised."""
     from iqa.data.pipeline import augment, gather_patches, normalize
 
-    index, corners, flips = _positions(images, d, d["train_patches"], 1)
-    jitter = d["jitter"] if d["color_jitter"] else None
-    stages = {"gather_patches": lambda x, sl: gather_patches(images, index[sl], corners[sl], d["patch_size"]),
+    index, corners, flips = _positions(images, d, d.train_patches, 1)
+    jitter = d.jitter if d.color_jitter else None
+    stages = {"gather_patches": lambda x, sl: gather_patches(images, index[sl], corners[sl], d.patch_size),
               "augment": lambda x, sl: augment(x, flips[sl], jitter),
               "normalize": lambda x, sl: normalize(x, channels_last=images.device.type == "cuda")}
     seconds = dict.fromkeys(stages, 0.0)
@@ -193,21 +216,21 @@ def stage_shares(images: torch.Tensor, d: dict, batch: int) -> dict[str, float]:
     return {name: s / total for name, s in seconds.items()}
 
 
-def _cropping_rate(images: torch.Tensor, d: dict, batch: int, threads: int) -> dict:
+def _cropping_rate(images: torch.Tensor, d: DataConfig, batch: int, threads: int) -> dict:
     with torch_threads(threads):
         ours_epoch(images[:1], d, 1, batch, 0)  # warm-up
         ours_epoch(images, d, 1, batch, 0)
         synchronize(images.device)
         tic = time.perf_counter()
-        n = ours_epoch(images, d, d["train_patches"], batch, 1)
+        n = ours_epoch(images, d, d.train_patches, batch, 1)
         synchronize(images.device)
         return _rate(n, time.perf_counter() - tic)
 
 
-def input_ours(images: torch.Tensor, d: dict, batch: int, threads: int) -> dict:
+def input_ours(images: torch.Tensor, d: DataConfig, batch: int, threads: int) -> dict:
     """(a) per epoch: patches/s on one thread (and on `threads` on CPU), and the share of each stage."""
-    out = {"one_thread": _cropping_rate(images, d, batch, 1), "per_image": d["train_patches"],
-           "color_jitter": d["color_jitter"]}
+    out = {"one_thread": _cropping_rate(images, d, batch, 1), "per_image": d.train_patches,
+           "color_jitter": d.color_jitter}
     with torch_threads(1):
         out["shares"] = stage_shares(images, d, batch)
     if threads != 1 and images.device.type == "cpu":
@@ -242,12 +265,12 @@ def per_patch_decode(paths: list[Path], order: list[int], transform, batch: int)
     return len(order)
 
 
-def input_original(paths: list[Path], d: dict, n: int, batch: int) -> dict:
+def input_original(paths: list[Path], d: DataConfig, n: int, batch: int) -> dict:
     """(b): patches/s of the per-patch decode, on one thread, for (up to) `n` training patches."""
-    size = tuple(d["resize"])
-    jitter = d["jitter"] if d["color_jitter"] else None
-    transform = original_transform(d["patch_size"], size, jitter)
-    order = train_positions(len(paths), d["train_patches"], size[1], size[0], d["patch_size"],
+    size = d.resize
+    jitter = d.jitter if d.color_jitter else None
+    transform = original_transform(d.patch_size, size, jitter)
+    order = train_positions(len(paths), d.train_patches, size[1], size[0], d.patch_size,
                             torch.Generator().manual_seed(2))[0][:n].tolist()
     with torch_threads(1):
         torch.manual_seed(0)
@@ -255,22 +278,22 @@ def input_original(paths: list[Path], d: dict, n: int, batch: int) -> dict:
         tic = time.perf_counter()
         n = per_patch_decode(paths, order, transform, batch)
         seconds = time.perf_counter() - tic
-    return {**_rate(n, seconds), "size": size, "patch": d["patch_size"], "color_jitter": d["color_jitter"]}
+    return {**_rate(n, seconds), "size": size, "patch": d.patch_size, "color_jitter": d.color_jitter}
 
 
 # ---------------------------------------------------------------------------------------------
 # the model: size, cost, (c) train step, bare backbone, (d) evaluation
 
 
-def bench_model(cfg: dict, device: torch.device):
+def bench_model(cfg: RunConfig, device: torch.device):
     """The model as training builds it (seeded, channels_last on CUDA), and what runs it (compiled or not)."""
     from iqa.models.builder import build_model
 
-    torch.manual_seed(cfg["seed"])
-    model = build_model(cfg["model"]).to(device)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return model, torch.compile(model) if cfg["train"]["compile"] else model
+    return model, torch.compile(model) if cfg.train.compile else model
 
 
 def model_cost(model, patch: int, device: torch.device) -> dict:
@@ -278,20 +301,20 @@ def model_cost(model, patch: int, device: torch.device) -> dict:
             "gflops": gflops_per_patch(model, patch, device), "patch": patch}
 
 
-def train_batches(images: torch.Tensor, mos: torch.Tensor, cfg: dict, n: int) -> list[tuple]:
+def train_batches(images: torch.Tensor, mos: torch.Tensor, cfg: RunConfig, n: int) -> list[tuple]:
     """`n` training batches cut by `make_batch` beforehand, so (c) times the step alone."""
-    d, b = cfg["data"], cfg["train"]["batch_size"]
-    index, corners, flips = _positions(images, d, d["train_patches"], 3)
+    d, b = cfg.data, cfg.train.batch_size
+    index, corners, flips = _positions(images, d, d.train_patches, 3)
     batches = []
     for k in range(n):
         start = (k * b) % len(index)
         sl = slice(start, start + b) if start + b <= len(index) else slice(0, b)
         x = make_batch(images, index[sl], corners[sl], flips[sl], d, images.device.type == "cuda")
-        batches.append((x, mos[index[sl].to(mos.device)] * cfg["train"]["label_scale"]))
+        batches.append((x, mos[index[sl].to(mos.device)] * cfg.train.label_scale))
     return batches
 
 
-def train_step(model, forward, batches: list[tuple], t: dict, steps: int, device: torch.device) -> dict:
+def train_step(model, forward, batches: list[tuple], t: TrainConfig, steps: int, device: torch.device) -> dict:
     """(c): training's `Stepper` (forward, loss, backward, optimiser) timed over `steps` batches."""
     from iqa.training.optim import make_optimizer
 
@@ -303,18 +326,18 @@ def train_step(model, forward, batches: list[tuple], t: dict, steps: int, device
     seconds = time_loop(lambda i: stepper(*batches[i]), WARMUP, steps, device)
     opt.zero_grad(set_to_none=True)
     held = sum(x.numel() * x.element_size() + y.numel() * y.element_size() for x, y in batches)
-    return {**_rate(steps * t["batch_size"], seconds), "ms_per_step": seconds / steps * 1000,
-            "loss": t["loss"], "optimizer": t["optimizer"], "batch": t["batch_size"], "batches_bytes": held,
+    return {**_rate(steps * t.batch_size, seconds), "ms_per_step": seconds / steps * 1000,
+            "loss": t.loss, "optimizer": t.optimizer, "batch": t.batch_size, "batches_bytes": held,
             "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
 
 
-def train_pack(cfg: dict, batches: list[tuple], steps: int, device: torch.device, k: int) -> dict:
+def train_pack(cfg: RunConfig, batches: list[tuple], steps: int, device: torch.device, k: int) -> dict:
     """(c) for a pack: `k` models (own optimiser, own CUDA stream) each taking a step in turn, per timed step."""
     import contextlib
 
     from iqa.training.optim import make_optimizer
 
-    t = cfg["train"]
+    t = cfg.train
     steppers, streams = [], []
     for _ in range(k):
         model, forward = bench_model(cfg, device)
@@ -334,8 +357,8 @@ def train_pack(cfg: dict, batches: list[tuple], steps: int, device: torch.device
 
     seconds = time_loop(step, WARMUP, steps, device)
     held = sum(x.numel() * x.element_size() + y.numel() * y.element_size() for x, y in batches)
-    return {**_rate(k * steps * t["batch_size"], seconds), "ms_per_step": seconds / steps * 1000,
-            "loss": t["loss"], "optimizer": t["optimizer"], "batch": t["batch_size"], "batches_bytes": held,
+    return {**_rate(k * steps * t.batch_size, seconds), "ms_per_step": seconds / steps * 1000,
+            "loss": t.loss, "optimizer": t.optimizer, "batch": t.batch_size, "batches_bytes": held,
             "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
 
 
@@ -373,13 +396,13 @@ def write_entry(path: Path, r: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def bare_backbone(model, batches: list[tuple], t: dict, steps: int, device: torch.device) -> dict:
+def bare_backbone(model, batches: list[tuple], t: TrainConfig, steps: int, device: torch.device) -> dict:
     """The timm backbone's forward_intermediates + backward alone, at the batch and precision of (c)."""
     backbone = model.backbone.forward_intermediates
-    backbone = torch.compile(backbone) if t["compile"] else backbone
+    backbone = torch.compile(backbone) if t.compile else backbone
 
     def step(i: int) -> None:
-        with autocast(device, t["precision"]):
+        with autocast(device, t.precision):
             feats = backbone(batches[i][0], indices=4, intermediates_only=True)
         loss = sum(f.float().mean() for f in feats)
         model.zero_grad(set_to_none=True)
@@ -388,32 +411,32 @@ def bare_backbone(model, batches: list[tuple], t: dict, steps: int, device: torc
 
     seconds = time_loop(step, WARMUP, steps, device)
     model.zero_grad(set_to_none=True)
-    return {**_rate(steps * t["batch_size"], seconds), "ms_per_step": seconds / steps * 1000}
+    return {**_rate(steps * t.batch_size, seconds), "ms_per_step": seconds / steps * 1000}
 
 
-def evaluation(forward, images: torch.Tensor, cfg: dict, n_images: int, eval_batch: int) -> dict:
+def evaluation(forward, images: torch.Tensor, cfg: RunConfig, n_images: int, eval_batch: int) -> dict:
     """(d): `score_images` over the first `n_images` images with the config's test crops."""
     from iqa.config import parse_crops
     from iqa.training.evaluate import score_images
 
-    d, precision, device = cfg["data"], cfg["train"]["precision"], images.device
+    d, precision, device = cfg.data, cfg.train.precision, images.device
     keys = np.arange(len(images))
     if device.type == "cuda":  # warm-up: the timed call itself (allocator, kernels for both batch shapes)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-        score_images(forward, images[:n_images], keys[:n_images], d["test_crops"], d["patch_size"],
-                     d["crop_seed"], precision, eval_batch)
+        score_images(forward, images[:n_images], keys[:n_images], d.test_crops, d.patch_size,
+                     d.crop_seed, precision, eval_batch)
     else:  # warm-up: one patch
-        score_images(forward, images[:1], keys[:1], "center", d["patch_size"], d["crop_seed"], precision,
+        score_images(forward, images[:1], keys[:1], "center", d.patch_size, d.crop_seed, precision,
                      eval_batch)
     synchronize(device)
     tic = time.perf_counter()
-    score_images(forward, images[:n_images], keys[:n_images], d["test_crops"], d["patch_size"],
-                 d["crop_seed"], precision, eval_batch)
+    score_images(forward, images[:n_images], keys[:n_images], d.test_crops, d.patch_size,
+                 d.crop_seed, precision, eval_batch)
     synchronize(device)
     seconds = time.perf_counter() - tic
-    crops = parse_crops(d["test_crops"])[1]
-    return {**_rate(n_images, seconds), "patches_per_s": n_images * crops / seconds, "crops": d["test_crops"],
+    crops = parse_crops(d.test_crops)[1]
+    return {**_rate(n_images, seconds), "patches_per_s": n_images * crops / seconds, "crops": d.test_crops,
             "eval_batch": eval_batch,
             "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None}
 
@@ -549,51 +572,51 @@ def show(figures: dict, section: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def run(args) -> dict:
+def run(opts: BenchOptions) -> dict:
     """Measure and print everything; return the figures, by section."""
-    if getattr(args, "threads", None) is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    with torch_threads(args.threads or torch.get_num_threads()):
-        return _measure(args)
+    if opts.threads is not None and opts.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {opts.threads}")
+    with torch_threads(opts.threads or torch.get_num_threads()):
+        return _measure(opts)
 
 
-def _measure(args) -> dict:
-    cfg = bench_config(args)
-    d, t = cfg["data"], cfg["train"]
-    device = resolve_device(t["device"])
-    r = {"setup": setup(args, cfg, device)}
+def _measure(opts: BenchOptions) -> dict:
+    cfg = bench_config(opts)
+    d, t = cfg.data, cfg.train
+    device = resolve_device(t.device)
+    r = {"setup": setup(opts, cfg, device)}
     show(r, "setup")
     with tempfile.TemporaryDirectory(prefix="iqa-bench-") as tmp:
-        ds, r["images"] = test_images(Path(tmp) / "koniq", args.images)
-        images, r["cache"] = cache_images(ds, tuple(d["resize"]), device, Path(tmp) / "cache")
-        r["ours"] = input_ours(images, d, args.batch, r["setup"]["threads"])
+        ds, r["images"] = test_images(Path(tmp) / "koniq", opts.images)
+        images, r["cache"] = cache_images(ds, d.resize, device, Path(tmp) / "cache")
+        r["ours"] = input_ours(images, d, opts.batch, r["setup"]["threads"])
         show(r, "ours")
         paths = [ds.path(i) for i in range(len(ds.names))]
-        n_original = max(args.steps * args.batch, MIN_ORIGINAL_PATCHES)
-        r["original"] = input_original(paths, d, n_original, args.batch)
+        n_original = max(opts.steps * opts.batch, MIN_ORIGINAL_PATCHES)
+        r["original"] = input_original(paths, d, n_original, opts.batch)
         show(r, "original")
 
         model, forward = bench_model(cfg, device)
-        r["model"] = model_cost(model, d["patch_size"], device)
+        r["model"] = model_cost(model, d.patch_size, device)
         show(r, "model")
-        batches = train_batches(images, torch.from_numpy(ds.mos).to(device), cfg, WARMUP + args.steps)
-        set_matmul_precision(t["precision"])
-        if args.pack > 1:
-            r["train"] = train_pack(cfg, batches, args.steps, device, args.pack)
+        batches = train_batches(images, torch.from_numpy(ds.mos).to(device), cfg, WARMUP + opts.steps)
+        set_matmul_precision(t.precision)
+        if opts.pack > 1:
+            r["train"] = train_pack(cfg, batches, opts.steps, device, opts.pack)
         else:
-            r["train"] = train_step(model, forward, batches, t, args.steps, device)
+            r["train"] = train_step(model, forward, batches, t, opts.steps, device)
         r["mfu"] = utilisation(r, device)
         show(r, "train")
-        if device.type == "cuda" or args.bare_backbone:
-            r["backbone"] = bare_backbone(model, batches, t, args.steps, device)
+        if device.type == "cuda" or opts.bare_backbone:
+            r["backbone"] = bare_backbone(model, batches, t, opts.steps, device)
             show(r, "backbone")
         del batches
         # as many test patches as (c) trained on, in whole images
-        n_eval = math.ceil(args.steps * args.batch / config_mod.parse_crops(d["test_crops"])[1])
-        r["eval"] = evaluation(forward, images, cfg, min(len(images), n_eval), args.eval_batch)
+        n_eval = math.ceil(opts.steps * opts.batch / config_mod.parse_crops(d.test_crops)[1])
+        r["eval"] = evaluation(forward, images, cfg, min(len(images), n_eval), opts.eval_batch)
         show(r, "eval")
     r["memory"] = memory()
     show(r, "memory")
-    if args.json:
-        write_entry(Path(args.json), r)
+    if opts.json:
+        write_entry(Path(opts.json), r)
     return r

@@ -14,11 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from iqa import config as config_mod
+from iqa.core.choices import COMPLEXITY_DEFAULTS
+from iqa.config import ModelConfig, RunConfig
 from iqa.core.device import device_name, resolve_device
 from iqa.models.cost import gflops_per_patch, inference_seconds, parameters
 from iqa.models.registry import FAMILIES, check_model_config, input_size
@@ -26,7 +29,7 @@ from iqa.models.registry import FAMILIES, check_model_config, input_size
 FLOPS_COUNTING = "torch FlopCounterMode, one fp32 forward: matmul, conv, attention; 2 FLOPs per multiply-add"
 
 
-def model_section(config: str | Path | None = None, **flags) -> dict:
+def model_section(config: str | Path | None = None, **flags) -> ModelConfig:
     """The `model` section to measure: from `config` (run YAML or model.safetensors), then the flags not None.
 
     Without a config, `name` and `size` are required, and the fusion switches default to the family's
@@ -34,35 +37,34 @@ def model_section(config: str | Path | None = None, **flags) -> dict:
     """
     given = {k: v for k, v in flags.items() if v is not None}
     if config is not None:
-        m = _config_file(Path(config))["model"]
+        m = _config_file(Path(config)).model
     elif "name" in given and "size" in given:
         swin = given["name"] == "swin_hyperiqa"
-        m = {**config_mod.DEFAULTS["model"], "multiscale": swin, "attention_fusion": swin}
+        m = ModelConfig(multiscale=swin, attention_fusion=swin)
     else:
         raise ValueError("give --run-config, --model-file, or --model and --size")
-    m = {**m, **given, "pretrained": False, "weights": None}
-    unknown = set(m) - set(config_mod.DEFAULTS["model"])
+    unknown = set(given) - set(config_mod.SCHEMA["model"])
     if unknown:
         raise ValueError(f"unknown model key(s) {sorted(unknown)}")
-    check_model_config(m)
+    m = replace(m, **given, pretrained=False, weights=None)
+    check_model_config(m.to_dict())
     return m
 
 
-def _config_file(path: Path) -> dict:
+def _config_file(path: Path) -> RunConfig:
     """A validated run config from a YAML file or a trained run's model.safetensors."""
     if path.suffix == ".safetensors":
-        from iqa.training.record import saved_config
+        from iqa.models.saved import saved_config
 
-        cfg = saved_config(path)
-        config_mod.validate(cfg)
-        return cfg
+        return saved_config(path)
     if path.suffix in (".yaml", ".yml"):
         return config_mod.load(path)
     raise ValueError(f"{path}: must be a run config (.yaml/.yml) or a model.safetensors")
 
 
-def measure(m: dict, device: torch.device, precision: str = "fp32", batch: int = 32, warmup: int = 5,
-            repeats: int = 20) -> dict:
+def measure(m: ModelConfig, device: torch.device, precision: str = COMPLEXITY_DEFAULTS["precision"],
+            batch: int = COMPLEXITY_DEFAULTS["batch"], warmup: int = COMPLEXITY_DEFAULTS["warmup"],
+            repeats: int = COMPLEXITY_DEFAULTS["repeats"]) -> dict:
     """Parameters, GFLOPs, median batch-1 latency and batch-`batch` throughput of the model `m` describes."""
     from iqa.models.builder import build_model
 
@@ -71,7 +73,7 @@ def measure(m: dict, device: torch.device, precision: str = "fp32", batch: int =
     for name, value, least in (("batch", batch, 1), ("warmup", warmup, 0), ("repeats", repeats, 1)):
         if value < least:
             raise ValueError(f"--{name} must be >= {least}, got {value}")
-    side = input_size(m)
+    side = input_size(m.to_dict())
     torch.manual_seed(0)
     model = build_model(m).to(device).eval()
     channels_last = device.type == "cuda"  # as training and evaluation run it there
@@ -82,7 +84,7 @@ def measure(m: dict, device: torch.device, precision: str = "fp32", batch: int =
     q1, _, q3 = statistics.quantiles(one, n=4) if repeats > 1 else (one[0],) * 3
     n_params, n_backbone = parameters(model), parameters(model.backbone)
     return {
-        "model": m, "backbone": FAMILIES[m["name"]][m["size"]][0], "input_side": side,
+        "model": m.to_dict(), "backbone": FAMILIES[m.name][m.size][0], "input_side": side,
         "unit": f"one {side}x{side} patch forward",
         "parameters": n_params, "backbone_parameters": n_backbone, "head_parameters": n_params - n_backbone,
         "gflops": gflops_per_patch(model, side, device), "flops_counting": FLOPS_COUNTING,
@@ -109,32 +111,52 @@ def _conditions(device: torch.device, precision: str, channels_last: bool, warmu
             "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **git_state()}
 
 
-def run(args) -> dict:
-    """`iqa complexity`: measure the model the arguments describe; JSON to --out (atomically) or stdout."""
-    from iqa.training.record import atomic_write
+@dataclass(frozen=True)
+class ComplexityOptions:
+    """What `iqa complexity` measures and how: its command-line options (defaults and meanings in iqa/cli.py)."""
 
-    sources = ((args.run_config, "--run-config", (".yaml", ".yml"), "--model-file"),
-               (args.model_file, "--model-file", (".safetensors",), "--run-config"))
+    run_config: str | None
+    model_file: str | None
+    model: str | None
+    size: str | None
+    head: str | None
+    multiscale: bool | None
+    attention: bool | None
+    device: str
+    precision: str
+    batch: int
+    warmup: int
+    repeats: int
+    threads: int | None
+    out: str | None
+
+
+def run(opts: ComplexityOptions) -> dict:
+    """`iqa complexity`: measure the model the options describe; JSON to --out (atomically) or stdout."""
+    from iqa.core.files import atomic_write
+
+    sources = ((opts.run_config, "--run-config", (".yaml", ".yml"), "--model-file"),
+               (opts.model_file, "--model-file", (".safetensors",), "--run-config"))
     for given, flag, suffixes, other in sources:
         if given and Path(given).suffix not in suffixes:
             raise ValueError(f"{given}: {flag} takes a {' or '.join(suffixes)} file; "
                              f"pass this one as {other}")
-    source = args.run_config or args.model_file
-    m = model_section(source, name=args.model, size=args.size, head=args.head,
-                      multiscale=args.multiscale, attention_fusion=args.attention)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    figures = measure(m, resolve_device(args.device), args.precision, args.batch, args.warmup, args.repeats)
+    source = opts.run_config or opts.model_file
+    m = model_section(source, name=opts.model, size=opts.size, head=opts.head,
+                      multiscale=opts.multiscale, attention_fusion=opts.attention)
+    if opts.threads is not None:
+        if opts.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {opts.threads}")
+        torch.set_num_threads(opts.threads)
+    figures = measure(m, resolve_device(opts.device), opts.precision, opts.batch, opts.warmup, opts.repeats)
     figures["config"] = str(source) if source else None
     text = json.dumps(figures, indent=2) + "\n"
-    if args.out is None:
+    if opts.out is None:
         print(text, end="")
     else:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(Path(args.out), lambda tmp: tmp.write_text(text))
-        print(f"{m['name']} {m['size']} ({m['head']} head): {figures['parameters']:,} parameters, "
+        Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(Path(opts.out), lambda tmp: tmp.write_text(text))
+        print(f"{m.name} {m.size} ({m.head} head): {figures['parameters']:,} parameters, "
               f"{figures['gflops']} GFLOPs, {figures['latency_ms']} ms/patch at batch 1, "
-              f"{figures['throughput_images_per_s']} images/s at batch {args.batch} -> {args.out}")
+              f"{figures['throughput_images_per_s']} images/s at batch {opts.batch} -> {opts.out}")
     return figures

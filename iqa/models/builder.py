@@ -2,42 +2,43 @@
 from __future__ import annotations
 
 import functools
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import timm
 import torch.nn as nn
 
+from iqa.config import ModelConfig
 from iqa.core.errors import WeightsMissing
 from iqa.models.hyperiqa import HEADS, HyperIQA
 from iqa.models.registry import FAMILIES, check_model_config
 
 
-def check_weights_tag(m: dict) -> None:
+def check_weights_tag(m: ModelConfig) -> None:
     """A `model.weights_tag` must be one timm knows for the architecture (needs timm, so checked here)."""
-    tag = m.get("weights_tag")
+    tag = m.weights_tag
     if tag is not None:
-        arch = FAMILIES[m["name"]][m["size"]][0]
+        arch = FAMILIES[m.name][m.size][0]
         tags = [name.split(".", 1)[1] for name in timm.list_pretrained(f"{arch}.*")]
         if tag not in tags:
             raise ValueError(f"'model.weights_tag' for {arch} must be one of {tags}, got {tag!r}")
 
 
-def weights_name(m: dict) -> str:
+def weights_name(m: ModelConfig) -> str:
     """timm's `arch.tag` name of the backbone weights: `model.weights_tag`, or timm's default tag."""
-    arch = FAMILIES[m["name"]][m["size"]][0]
-    tag = m.get("weights_tag") or timm.models.get_pretrained_cfg(arch).tag
+    arch = FAMILIES[m.name][m.size][0]
+    tag = m.weights_tag or timm.models.get_pretrained_cfg(arch).tag
     return f"{arch}.{tag}"
 
 
-def pretrained_file(m: dict) -> str:
+def pretrained_file(m: ModelConfig) -> str:
     """The local file holding the backbone's ImageNet weights (`model.weights`, else the Hugging Face
     cache), found without touching the network; WeightsMissing says how to supply it."""
     name = weights_name(m)
-    if m["weights"]:
-        if not Path(m["weights"]).is_file():
-            raise WeightsMissing(f"model.weights: file not found for {name}: {m['weights']}")
-        return str(m["weights"])
+    if m.weights:
+        if not Path(m.weights).is_file():
+            raise WeightsMissing(f"model.weights: file not found for {name}: {m.weights}")
+        return str(m.weights)
     from huggingface_hub import try_to_load_from_cache
 
     hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
@@ -51,32 +52,32 @@ def pretrained_file(m: dict) -> str:
         f"or set model.pretrained: false")
 
 
-def build_backbone(m: dict, initialise: bool = True) -> tuple[nn.Module, list[int]]:
+def build_backbone(m: ModelConfig, initialise: bool = True) -> tuple[nn.Module, list[int]]:
     """The timm backbone a config's `model` section describes, and its four stage widths.
 
     `initialise=False` skips timm's Swin weight initialisation (slow on the meta device, pointless there)."""
-    check_model_config(m)
+    check_model_config(m.to_dict())
     check_weights_tag(m)
-    overrides = FAMILIES[m["name"]][m["size"]][1]
+    overrides = FAMILIES[m.name][m.size][1]
     name = weights_name(m)
-    kwargs = dict(num_classes=0, drop_path_rate=m["drop_path_rate"], **overrides)
-    if not initialise and m["name"] == "swin_hyperiqa":
+    kwargs = dict(num_classes=0, drop_path_rate=m.drop_path_rate, **overrides)
+    if not initialise and m.name == "swin_hyperiqa":
         kwargs["weight_init"] = "skip"
-    if m["pretrained"]:
+    if m.pretrained:
         kwargs["pretrained_cfg_overlay"] = dict(file=pretrained_file(m))
-    backbone = timm.create_model(name, pretrained=m["pretrained"], **kwargs)
+    backbone = timm.create_model(name, pretrained=m.pretrained, **kwargs)
     # Only the four stages feed the head: drop timm's classifier and final norm (as features_only does).
     backbone.prune_intermediate_layers(4, prune_norm=True, prune_head=True)
     return backbone, [f["num_chs"] for f in backbone.feature_info][-4:]
 
 
-def attach_head(backbone: nn.Module, channels: list[int], m: dict) -> HyperIQA:
+def attach_head(backbone: nn.Module, channels: list[int], m: ModelConfig) -> HyperIQA:
     """The HyperIQA head `m` describes (model.head and the fusion switches) on a built backbone."""
-    return HyperIQA(backbone, channels, m["multiscale"], m["attention_fusion"], m["hyper_dropout"],
-                    m["target_dropout"], HEADS[m["head"]])
+    return HyperIQA(backbone, channels, m.multiscale, m.attention_fusion, m.hyper_dropout, m.target_dropout,
+                    HEADS[m.head])
 
 
-def build_model(m: dict) -> HyperIQA:
+def build_model(m: ModelConfig) -> HyperIQA:
     """Build the model a config's `model` section describes."""
     return attach_head(*build_backbone(m), m)
 
@@ -85,19 +86,16 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def parameter_count(m: dict) -> int:
+def parameter_count(m: ModelConfig) -> int:
     """Exact parameters of the network `m` describes, built on the meta device: nothing is allocated."""
-    shape = {k: m[k] for k in ("name", "size", "head", "multiscale", "attention_fusion")}
-    return _meta_count(json.dumps(shape, sort_keys=True))
+    return _meta_count(m.name, m.size, m.head, m.multiscale, m.attention_fusion)
 
 
 @functools.lru_cache(maxsize=None)
-def _meta_count(shape: str) -> int:
+def _meta_count(name: str, size: str, head: str, multiscale: bool, attention_fusion: bool) -> int:
     import torch
 
-    from iqa.config import DEFAULTS
-
-    m = {**DEFAULTS["model"], **json.loads(shape), "pretrained": False}
+    m = ModelConfig(name=name, size=size, head=head, multiscale=multiscale, attention_fusion=attention_fusion)
     with torch.device("meta"):
         return count_parameters(build_model(m))
 
@@ -115,14 +113,15 @@ def catalogue() -> list[dict]:
     for name, sizes in FAMILIES.items():
         swin = name == "swin_hyperiqa"
         for size, (arch, _, side) in sizes.items():
-            cfg = dict(name=name, size=size, multiscale=swin, attention_fusion=swin, pretrained=False,
-                       weights=None, drop_path_rate=0.0, hyper_dropout=0.0, target_dropout=0.0)
+            m = ModelConfig(name=name, size=size, head="original", multiscale=swin, attention_fusion=swin,
+                            pretrained=False, weights=None, drop_path_rate=0.0, hyper_dropout=0.0,
+                            target_dropout=0.0)
             with torch.device("meta"):
-                backbone, channels = build_backbone({**cfg, "head": "original"}, initialise=False)
+                backbone, channels = build_backbone(m, initialise=False)
             n_backbone = count_parameters(backbone)
             for head in HEADS if swin else ["original"]:
                 with torch.device("meta"):
-                    n_total = count_parameters(attach_head(backbone, channels, {**cfg, "head": head}))
+                    n_total = count_parameters(attach_head(backbone, channels, replace(m, head=head)))
                 rows.append(dict(model=name, size=size, head=head, backbone=arch, input=side, params=n_total,
                                  backbone_params=n_backbone, head_params=n_total - n_backbone))
     return rows

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from iqa.core import layout
+from iqa.core.vocab import REPEATED_INTERVAL_STATS, CellKey, Stat
 from iqa.stats.sequential import nominal_level, repeated_interval
 from iqa.study.spec import adaptive_splits
 
@@ -26,13 +28,12 @@ def repeated_columns(all_tables, study_cfg: dict, value) -> None:
     for t in all_tables:
         added = False
         for key, c in list(t.provenance.items()):
-            if c["stat"] != "ci_low" or not c.get("ref_runs") or any("/" in r for r in c["runs"]):
-                continue
-            row, col = key.split("|")
-            low, high = rci(c, level, value)
-            for stat, bound in (("rci_low", low), ("rci_high", high)):
-                t.put(row, col.replace("_ci_low", f"_{stat}", 1), bound, c["runs"], stat, c["metric"],
-                      c["ref_runs"], scale=c.get("scale", 1.0), level=level)
+            if c["stat"] != Stat.CI_LOW or not c.get("ref_runs") or any("/" in r for r in c["runs"]):
+                continue  # not a paired CI of training runs (a cross-dataset score's run is `scores/...`)
+            where = CellKey.parse(key)
+            for stat, bound in zip(REPEATED_INTERVAL_STATS, rci(c, level, value)):
+                t.put(where.row, where.column.replace(f"_{Stat.CI_LOW}", f"_{stat}", 1), bound, c["runs"], stat,
+                      c["metric"], c["ref_runs"], scale=c.get("scale", 1.0), level=level)
             added = True
         if added:
             t.note(design_note(schedule, margin, level))
@@ -51,7 +52,8 @@ def rci(c: dict, level: float, value) -> tuple[float, float]:
 def design_note(schedule, margin: float, level: float) -> str:
     return (f"Adaptive splits (splits.adaptive, docs/statistics.md): every experiment trained {schedule.k0} "
             f"splits, then more at each look ({', '.join(map(str, schedule.looks))} splits) while one of its "
-            f"comparisons was unresolved (results/looks/*.json); pairs: the splits a row was compared on. "
+            f"comparisons was unresolved ({layout.look_file(layout.RESULTS, '*')}); pairs: the splits a row was "
+            "compared on. "
             f"*_rci_low/high: the repeated 95% interval, a paired t interval at {level:.4f} per look (Pocock-type "
             f"boundary), which holds at every look at once: read it, not the fixed-design CI, where looks chose "
             f"the splits. A comparison stopped when it excluded 0"

@@ -12,7 +12,6 @@ predictions.csv is the file the run recorded (same SHA-256).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -27,10 +26,12 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from iqa.data.crops import test_positions  # noqa: E402
 from iqa.data.dataset import Dataset, dataset_hash, load_image, load_koniq  # noqa: E402
+from iqa.core import layout  # noqa: E402
 from iqa.core.errors import DataError  # noqa: E402
 from iqa.results.plotstyle import save  # noqa: E402
 from iqa.data.pipeline import normalize  # noqa: E402
-from iqa.training.record import load_model, sha256_file  # noqa: E402
+from iqa.models.saved import load_model  # noqa: E402
+from iqa.training.record import read_metrics, sha256_file  # noqa: E402
 
 PERCENTILES = (10, 50, 90)
 WINDOW = 5  # percentile points either side of each target
@@ -56,12 +57,12 @@ def choose_images(pred: pd.DataFrame, percentiles=PERCENTILES, window: float = W
 def open_run(run_dir: Path, data_root: Path) -> tuple[dict, pd.DataFrame, Dataset]:
     """The run's metrics.json, its test predictions and its dataset, each checked against the run's record."""
     run_dir = Path(run_dir)
-    done = run_dir / "metrics.json"
+    done = run_dir / layout.METRICS
     if not done.is_file():
-        raise DataError(f"{run_dir}: no metrics.json; is it a finished run folder?")
-    metrics = json.loads(done.read_text())
-    pred_file = run_dir / "predictions.csv"
-    if not pred_file.is_file() or sha256_file(pred_file) != metrics["files"].get("predictions.csv"):
+        raise DataError(f"{run_dir}: no {layout.METRICS}; is it a finished run folder?")
+    metrics = read_metrics(done)
+    pred_file = run_dir / layout.PREDICTIONS
+    if not pred_file.is_file() or sha256_file(pred_file) != metrics["files"].get(layout.PREDICTIONS):
         raise DataError(f"{pred_file}: missing or not the file the run recorded in {done}")
     ds = load_koniq(data_root)
     if dataset_hash(ds) != metrics["provenance"]["dataset_hash"]:
@@ -70,11 +71,11 @@ def open_run(run_dir: Path, data_root: Path) -> tuple[dict, pd.DataFrame, Datase
     return metrics, pd.read_csv(pred_file, dtype={"image": str}), ds
 
 
-def decoded(ds: Dataset, name: str, cfg: dict) -> np.ndarray:
-    """One image as the run saw it: (H, W, 3) uint8 at `data.resize`."""
+def decoded(ds: Dataset, name: str, resize: tuple[int, int]) -> np.ndarray:
+    """One image as the run saw it: (H, W, 3) uint8 at its `data.resize`."""
     if name not in ds.names:
         raise DataError(f"{ds.label_file}: image {name} of the run's predictions is not listed")
-    return load_image(ds.image_dir / name, tuple(cfg["data"]["resize"]))
+    return load_image(ds.image_dir / name, tuple(resize))
 
 
 def per_image_attention(run_dir: Path, data_root: Path, out: Path, name: str) -> None:
@@ -85,7 +86,7 @@ def per_image_attention(run_dir: Path, data_root: Path, out: Path, name: str) ->
     fig, axes = plt.subplots(2, len(chosen), figsize=(3.4 * len(chosen), 5.2), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 2]})
     for (ax_img, ax_bar), (_, row) in zip(axes.T, chosen.iterrows()):
-        ax_img.imshow(decoded(ds, row["image"], metrics["config"]))
+        ax_img.imshow(decoded(ds, row["image"], metrics["config"]["data"]["resize"]))
         ax_img.set_axis_off()
         ax_img.set_title(f"near MOS p{row['percentile']}: {row['image']}\n"
                          f"MOS {row['mos']:.1f}, predicted {row['pred']:.1f}", fontsize=8)
@@ -119,12 +120,12 @@ def feature_maps(run_dir: Path, data_root: Path, out: Path, name: str) -> None:
     """Figure `<out>/feature_maps.{pdf,png}`: per-stage activation maps beside the centre patch of the chosen
     high-quality (near MOS p90) and low-quality (near p10) test images."""
     metrics, pred, ds = open_run(run_dir, data_root)
-    model, cfg, _ = load_model(Path(run_dir) / "model.safetensors", ["train.device=cpu"])
+    model, cfg, _ = load_model(Path(run_dir) / layout.MODEL, ["train.device=cpu"])
     chosen = choose_images(pred, percentiles=(90, 10))
-    side = cfg["data"]["patch_size"]
+    side = cfg.data.patch_size
     fig, axes = plt.subplots(len(chosen), 6, figsize=(15, 3.3 * len(chosen)), squeeze=False)
     for row_axes, (_, row) in zip(axes, chosen.iterrows()):
-        image = decoded(ds, row["image"], cfg)
+        image = decoded(ds, row["image"], cfg.data.resize)
         top, left = test_positions("center", image.shape[0], image.shape[1], side, 0, 0)[0].tolist()
         patch = image[top:top + side, left:left + side]
         row_axes[0].imshow(image)

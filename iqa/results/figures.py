@@ -22,17 +22,23 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import ScaledTranslation  # noqa: E402
 
+from iqa.core import layout  # noqa: E402
+from iqa.core.registry import Registry  # noqa: E402
+from iqa.core.vocab import INTERVAL_STATS, TABLE_METRICS, FigureBuild, Metric  # noqa: E402
 from iqa.results.plotstyle import close, figure, save, style  # noqa: E402
 from iqa.stats.cells import paired_delta  # noqa: E402
 from iqa.results.tables import Builder  # noqa: E402
 
 __all__ = ["draw", "save"]
 
+FIGURE_BUILDERS = Registry("figure builder")  # FigureBuild name -> function(spec, Builder, built tables)
+figure_builder = FIGURE_BUILDERS.register
+
 
 def draw(spec, b: Builder, built: dict) -> None:
     """Draw and write one catalogued figure, then free it."""
     with style():
-        fig = globals()[spec.build](spec, b, built)
+        fig = FIGURE_BUILDERS[spec.build](spec, b, built)
     if fig is not None:
         close(fig)
 
@@ -43,11 +49,7 @@ def empty(ax, what: str) -> None:
 
 
 def _out(b: Builder) -> Path:
-    return b.results / "figures"
-
-
-def _best_of(b: Builder) -> str:
-    return (b.cfg.get("tables") or {}).get("best_of") or next(iter(b.study.cells))
+    return layout.figures_dir(b.results)
 
 
 def paired_steps(b: Builder, pairs: list[tuple[str, str]], metric: str) -> pd.DataFrame:
@@ -58,7 +60,7 @@ def paired_steps(b: Builder, pairs: list[tuple[str, str]], metric: str) -> pd.Da
         a, r = b.split_runs(e), b.split_runs(ref)
         ks = sorted(set(a) & set(r))
         res = paired_delta([b.value(a[k], metric) for k in ks], [b.value(r[k], metric) for k in ks])
-        out[(e, ref)] = {"delta": res["delta"], "ci_low": res["ci_low"], "ci_high": res["ci_high"]}
+        out[(e, ref)] = {stat: res[stat] for stat in INTERVAL_STATS}
     return pd.DataFrame.from_dict(out, orient="index")
 
 
@@ -85,13 +87,14 @@ def wrapped(label: str, width: int = 28) -> str:
     return "\n".join(textwrap.wrap(str(label), width)) or str(label)
 
 
+@figure_builder(FigureBuild.ABLATION_WATERFALL)
 def ablation_waterfall(spec, b: Builder, built: dict):
     """Forward ablation, one step per added component: the paired change in test SRCC (left) and PLCC
     (right) over the previous row, points with 95% CIs; the first row's median is the reference level."""
     rows = [r for r in built[spec.arg].rows]
     steps = list(zip(rows[1:], rows[:-1]))
     fig, axes = figure(2, height=max(1.6, 0.45 * len(steps) + 1.0))
-    for ax, m, colour in zip(axes[0], ("srcc", "plcc"), ("C0", "C1")):
+    for ax, m, colour in zip(axes[0], TABLE_METRICS, ("C0", "C1")):
         d = paired_steps(b, steps, m) if steps else pd.DataFrame()
         if d.empty or d["delta"].isna().all():
             empty(ax, "the ablation")
@@ -106,6 +109,7 @@ def ablation_waterfall(spec, b: Builder, built: dict):
     return save(fig, _out(b), spec.name)
 
 
+@figure_builder(FigureBuild.BARS_AND_SCATTER)
 def bars_and_scatter(spec, b: Builder, built: dict):
     """Left: paired change in test SRCC and PLCC of each row against the first, with 95% CIs; right:
     SRCC against PLCC of every run (one colour per row, named in the legend) with the identity line."""
@@ -116,7 +120,7 @@ def bars_and_scatter(spec, b: Builder, built: dict):
     if not pairs or all(not b.split_runs(e) for e in rows):
         empty(a1, spec.arg)
     else:
-        for i, m in enumerate(("srcc", "plcc")):
+        for i, m in enumerate(TABLE_METRICS):
             ci_points(a1, range(len(pairs)), paired_steps(b, pairs, m), f"test {m.upper()}", f"C{i}",
                       offset=0.15 * (2 * i - 1))
         a1.set_yticks(range(len(pairs)), [e for e, _ in pairs])
@@ -126,7 +130,7 @@ def bars_and_scatter(spec, b: Builder, built: dict):
     lims = []
     for row in rows:
         ids = list(b.split_runs(row).values()) if row in b.study.cells else []
-        x, y = [b.value(r, "srcc") for r in ids], [b.value(r, "plcc") for r in ids]
+        x, y = [b.value(r, Metric.SRCC) for r in ids], [b.value(r, Metric.PLCC) for r in ids]
         a2.scatter(x, y, label=row, s=18)
         lims += x + y
     finite = [v for v in lims if np.isfinite(v)]
@@ -145,6 +149,7 @@ def log_axis(key: str, x: np.ndarray) -> bool:
     return bool(positive and (key.split(".")[-1].startswith("lr") or x.max() / x.min() >= 10))
 
 
+@figure_builder(FigureBuild.SWEEP_CURVE)
 def sweep_curve(spec, b: Builder, built: dict):
     """Left: median test SRCC and PLCC and validation SRCC across the swept values, every split's test
     SRCC as a dot, the value chosen on validation circled; right: paired change in test SRCC against the
@@ -171,16 +176,16 @@ def sweep_curve(spec, b: Builder, built: dict):
 
     for xi, v in zip(x, sweep["values"]):
         e = sweep_name(spec.source.split(".")[1], v)
-        vals = [b.value(r, "srcc") for r in b.split_runs(e).values()]
+        vals = [b.value(r, Metric.SRCC) for r in b.split_runs(e).values()]
         a1.scatter([xi] * len(vals), vals, s=8, color="C0", alpha=0.5,
                    label="test SRCC, one split" if xi == x[0] else None)
     chosen = (df["chosen"] == "yes").to_numpy()
     a1.scatter(x[chosen], df["val_srcc_median"][chosen], s=150, facecolors="none", edgecolors="C3",
                label="chosen on validation")
     ref = sweep.get("of")
-    cols = [f"srcc_{s}_vs_{ref}" for s in ("delta", "ci_low", "ci_high")]
+    cols = [f"{Metric.SRCC}_{s}_vs_{ref}" for s in INTERVAL_STATS]
     if ref and set(cols) <= set(df.columns):
-        d = df[cols].set_axis(["delta", "ci_low", "ci_high"], axis=1)
+        d = df[cols].set_axis([str(s) for s in INTERVAL_STATS], axis=1)
         ci_points(a2, x, d, f"test SRCC minus {ref}'s, 95% CI", "C0", horizontal=False)
         legend_below(a2, 1)
     else:
@@ -196,13 +201,14 @@ def sweep_curve(spec, b: Builder, built: dict):
     return save(fig, _out(b), spec.name)
 
 
+@figure_builder(FigureBuild.TRAINING_CURVES)
 def training_curves(spec, b: Builder, built: dict):
-    experiment = _best_of(b)
+    experiment = b.best_of()
     fig, axes = figure(2)
     a1, a2 = axes[0]
     ids = b.split_runs(experiment) if experiment in b.study.cells else {}
     for k, rid in ids.items():
-        h = pd.read_csv(b.results / "runs" / rid / "history.csv")
+        h = pd.read_csv(layout.run_file(b.results, rid, layout.HISTORY))
         a1.plot(h["epoch"], h["train_loss"], marker="o", label=f"split {k}")
         a2.plot(h["epoch"], h["val_srcc"], marker="o", label=f"split {k}")
     if not ids:
@@ -219,17 +225,19 @@ def training_curves(spec, b: Builder, built: dict):
 
 def _predictions(b: Builder, experiment: str) -> pd.DataFrame:
     ids = b.split_runs(experiment) if experiment in b.study.cells else {}
-    frames = [pd.read_csv(b.results / "runs" / rid / "predictions.csv").assign(split=k) for k, rid in ids.items()]
+    frames = [pd.read_csv(layout.run_file(b.results, rid, layout.PREDICTIONS)).assign(split=k)
+              for k, rid in ids.items()]
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
 QUINTILES = ["lowest", "low", "mid", "high", "highest"]
 
 
+@figure_builder(FigureBuild.ATTENTION_WEIGHTS)
 def attention_weights(spec, b: Builder, built: dict):
     """Mean scale weight per MOS quintile with its 95% CI over images: which stage the model trusts at
     each quality level. One colour per backbone stage (legend beside the axes)."""
-    experiment = _best_of(b)
+    experiment = b.best_of()
     p = _predictions(b, experiment)
     cols = [c for c in p.columns if c.startswith("attention_stage")]
     fig, axes = figure(1, width=5.0)
@@ -253,8 +261,9 @@ def attention_weights(spec, b: Builder, built: dict):
     return save(fig, _out(b), spec.name)
 
 
+@figure_builder(FigureBuild.PRED_VS_MOS)
 def pred_vs_mos(spec, b: Builder, built: dict):
-    experiment = _best_of(b)
+    experiment = b.best_of()
     p = _predictions(b, experiment)
     fig, axes = figure(1, width=3.6, height=3.4)
     ax = axes[0, 0]
@@ -289,6 +298,7 @@ def contribution_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
+@figure_builder(FigureBuild.CONTRIBUTION_CHART)
 def contribution_chart(spec, b: Builder, built: dict):
     """One titled panel per kind of contribution, each a point with its 95% CI, on one shared axis."""
     df = built[spec.arg].frame()
@@ -312,6 +322,7 @@ def contribution_chart(spec, b: Builder, built: dict):
     return save(fig, _out(b), spec.name)
 
 
+@figure_builder(FigureBuild.CROSS_DATASET_HEATMAP)
 def cross_dataset_heatmap(spec, b: Builder, built: dict):
     """Median SRCC over splits, one cell per experiment and external dataset, annotated."""
     df = built[spec.arg].frame()
@@ -336,39 +347,36 @@ def cross_dataset_heatmap(spec, b: Builder, built: dict):
     return save(fig, _out(b), spec.name)
 
 
-def _best_run(b: Builder) -> str | None:
-    ids = list(b.split_runs(_best_of(b)).values()) if _best_of(b) in b.study.cells else []
-    return max(ids, key=lambda r: np.nan_to_num(b.value(r, "srcc", "val"), nan=-np.inf)) if ids else None
-
-
 def _inspectable(spec, b: Builder) -> tuple[Path, Path] | None:
     """The best-validation run's folder and data root, or None (after drawing why) when it has no
     saved model or its data is not on this machine."""
-    rid = _best_run(b)
-    run_dir = b.results / "runs" / rid if rid else None
-    root = Path(b.study.runs[rid]["data"]["root"]) if rid else None
-    if rid and (run_dir / "model.safetensors").is_file() and root.is_dir():
+    rid = b.best_run(b.best_of())
+    run_dir = layout.run_dir(b.results, rid) if rid else None
+    root = Path(b.study.runs[rid].data.root) if rid else None
+    if rid and (run_dir / layout.MODEL).is_file() and root.is_dir():
         return run_dir, root
     fig, axes = figure(1)
-    empty(axes[0, 0], f"{_best_of(b)} (no saved model or its data is not here)")
+    empty(axes[0, 0], f"{b.best_of()} (no saved model or its data is not here)")
     save(fig, _out(b), spec.name)
     close(fig)
     return None
 
 
+@figure_builder(FigureBuild.ATTENTION_EXAMPLES)
 def attention_examples(spec, b: Builder, built: dict) -> None:
     """Low, medium and high-quality test images of the best-validation run, with their attention weights."""
-    from iqa.results import diagnostics as inspect
+    from iqa.results import diagnostics  # imports torch: only for these two figures
 
     found = _inspectable(spec, b)
     if found:
-        return inspect.per_image_attention(*found, _out(b), spec.name)
+        return diagnostics.per_image_attention(*found, _out(b), spec.name)
 
 
+@figure_builder(FigureBuild.FEATURE_MAP_EXAMPLES)
 def feature_map_examples(spec, b: Builder, built: dict) -> None:
     """Per-stage feature activations of a high- and a low-quality test image of the best-validation run."""
-    from iqa.results import diagnostics as inspect
+    from iqa.results import diagnostics  # imports torch: only for these two figures
 
     found = _inspectable(spec, b)
     if found:
-        return inspect.feature_maps(*found, _out(b), spec.name)
+        return diagnostics.feature_maps(*found, _out(b), spec.name)

@@ -18,6 +18,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iqa.core import layout
+from iqa.core.registry import Registry
+from iqa.core.vocab import INTERVAL_STATS, TABLE_METRICS, Metric, Stat, TableBuild, cell_key
 from iqa.training.record import sha256_file
 from iqa.study.spec import synthetic_datasets
 from iqa.stats.claim import CLAIMS, delta_note
@@ -28,7 +31,8 @@ RUN_STATUS = re.compile(r"split \d+: run \S+ is ")  # the record's note on one r
 VERSIONS_NOTE = "runs from different code versions"
 MARK = "†"
 MAX_COLUMNS = 8
-PAPER_FILES = ("paper.tex", "paper.md")
+PAPER_FORMS = Registry("paper form")  # TableBuild name -> function(spec, full-record Table, Builder)
+paper_form = PAPER_FORMS.register
 LATEX_PACKAGES = ("booktabs", "amssymb", "adjustbox")
 # Unicode a cell may hold, as LaTeX (text mode; \checkmark needs amssymb)
 TEX_GLYPHS = {"−": "$-$", "†": "$^{\\dagger}$", "±": "$\\pm$", "✓": "$\\checkmark$", "×": "$\\times$",
@@ -118,12 +122,12 @@ class PaperTable:
 
     def write(self, out: Path) -> dict:
         """`<name>.paper.tex` and `.paper.md`; returns the sidecar's `paper` section."""
-        (out / f"{self.name}.paper.tex").write_text(self.latex())
-        (out / f"{self.name}.paper.md").write_text(self.markdown())
-        cells = {f"{cells[0].text}|{h}": {"text": c.text, "from": c.sources}
+        (out / f"{self.name}.{layout.PAPER_TEX}").write_text(self.latex())
+        (out / f"{self.name}.{layout.PAPER_MD}").write_text(self.markdown())
+        cells = {cell_key(cells[0].text, h): {"text": c.text, "from": c.sources}
                  for kind, cells in self.lines if kind == "row" for h, c in zip(self.headings, cells)}
         return {"caption": self.caption, "headings": self.headings, "notes": self.notes, "cells": cells,
-                "files": {ext: sha256_file(out / f"{self.name}.{ext}") for ext in PAPER_FILES}}
+                "files": {ext: sha256_file(out / f"{self.name}.{ext}") for ext in layout.PAPER_FILES}}
 
 
 def _columns(align: str) -> list[str]:
@@ -145,34 +149,34 @@ def signed(v: float, decimals: int) -> str:
 def number(t: Table, row: str, col: str, decimals: int = 4) -> Cell:
     """A metric (SRCC, PLCC: 4 decimals), a cost, or -- when the record has none."""
     v = _get(t, row, col)
-    return Cell("--" if v is None else f"{v:.{decimals}f}".replace("-", "−"), [f"{row}|{col}"])
+    return Cell("--" if v is None else f"{v:.{decimals}f}".replace("-", "−"), [cell_key(row, col)])
 
 
 def rate(t: Table, row: str, col: str) -> Cell:
     """A learning rate: 3 significant digits in scientific notation (0.0000 would hide it)."""
     v = _get(t, row, col)
-    return Cell("--" if v is None else f"{v:.2e}", [f"{row}|{col}"])
+    return Cell("--" if v is None else f"{v:.2e}", [cell_key(row, col)])
 
 
 def delta(t: Table, row: str, suffix: str = "", unit: str = "", decimals: int = 4,
-          metric: str = "srcc") -> Cell:
+          metric: str = Metric.SRCC) -> Cell:
     """Paired delta with its 95% CI, marked when its Holm-adjusted p is below SIGNIFICANT:
     `+0.0123 [−0.0040, +0.0280]†`."""
-    cols = [f"{metric}_{s}{unit}{suffix}" for s in ("delta", "ci_low", "ci_high")] + [f"p_holm{suffix}"]
+    cols = [f"{metric}_{s}{unit}{suffix}" for s in INTERVAL_STATS] + [f"p_holm{suffix}"]
     d, lo, hi, p = (_get(t, row, c) for c in cols)
     pairs = _get(t, row, f"pairs{suffix}")
-    sources = [f"{row}|{c}" for c in cols if c in t.rows.get(row, {})]
+    sources = [cell_key(row, c) for c in cols if c in t.rows.get(row, {})]
     if d is None:
         return Cell("--", sources)
     if lo is None or hi is None:  # no CI: fewer than 2 pairs, or the same difference on every split
         why = f"same on all {pairs} splits" if pairs and pairs >= 2 else "one split: no CI"
-        return Cell(f"{signed(d, decimals)} ({why})", sources + [f"{row}|pairs{suffix}"])
+        return Cell(f"{signed(d, decimals)} ({why})", sources + [cell_key(row, f"pairs{suffix}")])
     mark = MARK if p is not None and p < SIGNIFICANT else ""
     return Cell(f"{signed(d, decimals)} [{signed(lo, decimals)}, {signed(hi, decimals)}]{mark}", sources)
 
 
 def mark_note(t: Table) -> str:
-    family = next((c.get("family_size") for c in t.provenance.values() if c["stat"] == "holm"), None)
+    family = next((c.get("family_size") for c in t.provenance.values() if c["stat"] == Stat.HOLM), None)
     over = f"over the {family} comparisons of this table" if family else "over the table's comparisons"
     claim = next((c["claim"] for c in t.provenance.values() if c.get("claim")), "dataset")
     method = {"dataset": "paired t; claim: this dataset's images",
@@ -212,24 +216,25 @@ METHODS = {"hyperiqa_resnet50": "HyperIQA", "swin_hyperiqa": "Swin-HyperIQA"}
 
 def model_of(b, experiment: str) -> str:
     """`HyperIQA (ResNet-50, nano)`: the method and its backbone as the study ran it."""
-    m = b.study.experiments[experiment]["model"]
-    return f"{METHODS.get(m['name'], m['name'])} ({BACKBONES.get(m['name'], m['name'])}, {m['size']})"
+    m = b.study.experiments[experiment].model
+    return f"{METHODS.get(m.name, m.name)} ({BACKBONES.get(m.name, m.name)}, {m.size})"
 
 
 def _flag(b, experiment: str, key: str) -> str:
-    m = b.study.experiments[experiment]["model"]
-    if m["name"] != "swin_hyperiqa":
+    m = b.study.experiments[experiment].model
+    if m.name != "swin_hyperiqa":
         return "--"  # the ResNet baseline has neither module
-    return "✓" if m.get(key) else "×"
+    return "✓" if getattr(m, key) else "×"
 
 
 def _quoted(b, rows) -> bool:
-    return any(((b.cfg.get("reported") or {}).get(e) or {}).get("srcc") is not None for e in rows)
+    return any(((b.cfg.get("reported") or {}).get(e) or {}).get(Metric.SRCC) is not None for e in rows)
 
 
 # --- one form per kind of table -------------------------------------------------------------------------
 
 
+@paper_form(TableBuild.COMPARISON)
 def comparison(spec, t: Table, b) -> PaperTable:
     rows = list(t.rows)
     first = rows[0] if rows else ""
@@ -260,6 +265,7 @@ def comparison(spec, t: Table, b) -> PaperTable:
     return p
 
 
+@paper_form(TableBuild.PRECISION)
 def precision(spec, t: Table, b) -> PaperTable:
     """The comparison's columns, plus the TOST p that each precision is equivalent to the first row's."""
     p = comparison(spec, t, b)
@@ -268,10 +274,11 @@ def precision(spec, t: Table, b) -> PaperTable:
     p.align += "r"
     for line, e in zip([ln for ln in p.lines if ln[0] == "row"], t.rows):
         v = _get(t, e, f"p_tost_vs_{first}")
-        line[1].append(Cell("--" if v is None else f"{v:.4f}", [f"{e}|p_tost_vs_{first}"]))
+        line[1].append(Cell("--" if v is None else f"{v:.4f}", [cell_key(e, f"p_tost_vs_{first}")]))
     return p
 
 
+@paper_form(TableBuild.FORWARD_PATH)
 def forward_path(spec, t: Table, b) -> PaperTable:
     rows = list(t.rows)
     headings = ["Configuration", "Model", "AFA", "Attention", "SRCC", "PLCC", "Δ SRCC vs previous [95% CI]"]
@@ -292,6 +299,7 @@ SETTINGS = {"train.lr": "Learning rate", "train.batch_size": "Batch size", "trai
             "train.weight_decay": "Weight decay", "model.size": "Backbone size"}
 
 
+@paper_form(TableBuild.SWEEP)
 def sweep(spec, t: Table, b) -> PaperTable:
     s = b.cfg["sweeps"][spec.arg]
     ref = s.get("of")
@@ -299,7 +307,7 @@ def sweep(spec, t: Table, b) -> PaperTable:
     headings += ([f"Δ SRCC vs {ref} [95% CI]"] if ref else []) + ["Chosen"]
     p = PaperTable(spec.name, spec.caption, headings, "l" + "r" * (len(headings) - 2) + "c")
     for row in t.rows:
-        chosen = Cell("✓" if _get(t, row, "chosen") == "yes" else "", [f"{row}|chosen"])
+        chosen = Cell("✓" if _get(t, row, "chosen") == "yes" else "", [cell_key(row, "chosen")])
         p.add([row, number(t, row, "srcc_median"), number(t, row, "plcc_median"),
                number(t, row, "val_srcc_median")]
               + ([delta(t, row, f"_vs_{ref}")] if ref else []) + [chosen])
@@ -311,18 +319,20 @@ def sweep(spec, t: Table, b) -> PaperTable:
     return p
 
 
+@paper_form(TableBuild.CONTROLS)
 def controls(spec, t: Table, b) -> PaperTable:
     p = PaperTable(spec.name, spec.caption, ["Control", "Compared", "Δ SRCC [95% CI]", "Expected", "Outcome"],
                    "llrll")
     for label, c in b.cfg["tables"]["controls"].items():
         p.add([label, f"{c['run']} vs {c['reference']}", delta(t, label),
-               Cell(c["expect"], [f"{label}|expect"]),
-               Cell(str(_get(t, label, "outcome")), [f"{label}|outcome"])])
+               Cell(c["expect"], [cell_key(label, "expect")]),
+               Cell(str(_get(t, label, "outcome")), [cell_key(label, "outcome")])])
     p.note(mark_note(t))
     _record_notes(p, t)
     return p
 
 
+@paper_form(TableBuild.SELECTION_GAP)
 def selection_gap(spec, t: Table, b) -> PaperTable:
     p = PaperTable(spec.name, spec.caption, ["Model", "SRCC, selected on validation",
                                              "SRCC, selected on test",
@@ -343,6 +353,7 @@ CONTRIBUTION_GROUPS = (("Shapley", "Shapley value of each component"), ("total",
                        ("one at a time", "One at a time (full model vs one change)"))
 
 
+@paper_form(TableBuild.CONTRIBUTIONS)
 def contributions(spec, t: Table, b) -> PaperTable:
     p = PaperTable(spec.name, spec.caption, ["Component", "Δ SRCC ×100 [95% CI]", "Share of total"])
     for prefix, title in CONTRIBUTION_GROUPS:
@@ -360,12 +371,13 @@ def contributions(spec, t: Table, b) -> PaperTable:
     return p
 
 
+@paper_form(TableBuild.CROSS_DATASET)
 def cross_dataset(spec, t: Table, b) -> PaperTable:
     cd = b.cfg["cross_dataset"]
     exps = cd["experiments"]
     first = exps[0]
     # SRCC and PLCC per experiment as the seed's table has them; SRCC alone where both would not fit
-    metrics = ("srcc", "plcc") if 3 * len(exps) <= MAX_COLUMNS else ("srcc",)
+    metrics = TABLE_METRICS if 3 * len(exps) <= MAX_COLUMNS else (Metric.SRCC,)
     headings = ["Dataset"] + [f"{e} {m.upper()}" for e in exps for m in metrics]
     headings += [f"Δ SRCC {e} − {first} [95% CI]" for e in exps[1:]]
     p = PaperTable(spec.name, spec.caption, headings)
@@ -380,6 +392,7 @@ def cross_dataset(spec, t: Table, b) -> PaperTable:
     return p
 
 
+@paper_form(TableBuild.COMPLEXITY)
 def complexity(spec, t: Table, b) -> PaperTable:
     rows = list(t.rows)
     first = b.cfg["complexity"]["experiments"][0]
@@ -398,6 +411,7 @@ def complexity(spec, t: Table, b) -> PaperTable:
     return p
 
 
+@paper_form(TableBuild.SOTA)
 def sota(spec, t: Table, b) -> PaperTable:
     p = PaperTable(spec.name, spec.caption, ["Method", "Backbone", "SRCC", "PLCC"], "llrr")
     synthetic = synthetic_datasets(b.cfg, b.study)
@@ -406,24 +420,24 @@ def sota(spec, t: Table, b) -> PaperTable:
     for family in dict.fromkeys(str(_get(t, r, "family") or "Other") for r in published):
         p.group(f"{family}-based methods (published, quoted)")
         for r in [r for r in published if str(_get(t, r, "family") or "Other") == family]:
-            cite = (t.provenance.get(f"{r}|srcc") or {}).get("cite")
+            cite = (t.provenance.get(cell_key(r, Metric.SRCC)) or {}).get("cite")
             p.add([Cell(r, [], f"{tex(r)} \\cite{{{cite}}}" if cite else None),
-                   Cell(str(_get(t, r, "backbone") or ""), [f"{r}|backbone"]),
-                   number(t, r, "srcc", 3), number(t, r, "plcc", 3)])
-    comparable = [e for e in measured if b.study.experiments[e]["data"]["root"] not in synthetic]
+                   Cell(str(_get(t, r, "backbone") or ""), [cell_key(r, "backbone")]),
+                   number(t, r, Metric.SRCC, 3), number(t, r, Metric.PLCC, 3)])
+    comparable = [e for e in measured if b.study.experiments[e].data.root not in synthetic]
     if comparable:
         p.group("This study (measured on KonIQ-10k, median over splits)")
         for e in comparable:
-            p.add([e, Cell(model_of(b, e), [f"{e}|backbone"]), number(t, e, "srcc"), number(t, e, "plcc")])
+            p.add([e, Cell(model_of(b, e), [cell_key(e, "backbone")]), *(number(t, e, m) for m in TABLE_METRICS)])
     others = [e for e in measured if e not in comparable]
     if others:
-        roots = sorted({b.study.experiments[e]["data"]["root"] for e in others})
+        roots = sorted({b.study.experiments[e].data.root for e in others})
         p.group("This study: not KonIQ-10k, no comparison")
         for e in others:
-            p.add([e, Cell(model_of(b, e), [f"{e}|backbone"]), "n/a", "n/a"])
+            p.add([e, Cell(model_of(b, e), [cell_key(e, "backbone")]), "n/a", "n/a"])
         p.note(f"n/a: {', '.join(others)} ran on synthetic data ({', '.join(roots)}), not KonIQ-10k, so the "
                f"comparison with the published rows does not apply; their numbers are in {t.name}.csv.")
-    cites = {r: (t.provenance.get(f"{r}|srcc") or {}).get("cite") for r in published}
+    cites = {r: (t.provenance.get(cell_key(r, Metric.SRCC)) or {}).get("cite") for r in published}
     p.note("Published rows: the numbers their papers report on KonIQ-10k (each its own protocol and split), "
            "quoted as the seed paper's table gives them (3 decimals); they enter no statistic. Sources: "
            + ", ".join(f"{r} [{c}]" for r, c in cites.items() if c) + ".")
@@ -431,6 +445,7 @@ def sota(spec, t: Table, b) -> PaperTable:
     return p
 
 
+@paper_form(TableBuild.HYPERPARAMETERS)
 def hyperparameters(spec, t: Table, b) -> PaperTable:
     """Settings as rows: the value most runs used, and the experiments that used another."""
     p = PaperTable(spec.name, spec.caption, ["Setting", "Value", "Experiments with another value"],
@@ -441,8 +456,8 @@ def hyperparameters(spec, t: Table, b) -> PaperTable:
         shown = {e: _setting(v) for e, v in values.items()}
         common = max(set(shown.values()), key=list(shown.values()).count)
         others = {e: v for e, v in shown.items() if v != common}
-        p.add([key, Cell(common, [f"{e}|{key}" for e, v in shown.items() if v == common]),
-               Cell("; ".join(f"{e}: {v}" for e, v in others.items()), [f"{e}|{key}" for e in others])])
+        p.add([key, Cell(common, [cell_key(e, key) for e, v in shown.items() if v == common]),
+               Cell("; ".join(f"{e}: {v}" for e, v in others.items()), [cell_key(e, key) for e in others])])
     p.note(f"Read back from the runs' own metrics.json (what ran, not the study file), {len(t.rows)} "
            "experiments.")
     _record_notes(p, t)
@@ -459,6 +474,7 @@ HISTORY_HEADINGS = {"train_loss": "Training loss", "val_srcc": "Validation SRCC"
                     "lr_head": "LR (head)"}
 
 
+@paper_form(TableBuild.TRAINING_LOG)
 def training_log(spec, t: Table, b) -> PaperTable:
     cols = list(dict.fromkeys(c for cols in t.rows.values() for c in cols))[:MAX_COLUMNS - 1]
     p = PaperTable(spec.name, spec.caption, ["Epoch"] + [HISTORY_HEADINGS.get(c, c) for c in cols])
@@ -471,13 +487,13 @@ def training_log(spec, t: Table, b) -> PaperTable:
 
 def form(spec, t: Table, b) -> PaperTable:
     """The paper form of the full-record table `t` (built by `spec.build`)."""
-    return globals()[spec.build](spec, t, b)
+    return PAPER_FORMS[spec.build](spec, t, b)
 
 
 def write(spec, t: Table, b, out: Path) -> PaperTable:
     """Write `<name>.paper.{tex,md}` and add their cells and file hashes to the table's sidecar."""
     p = form(spec, t, b)
-    sidecar = out / f"{t.name}.provenance.json"
+    sidecar = out / f"{t.name}.{layout.PROVENANCE}"
     side = json.loads(sidecar.read_text())
     side["paper"] = p.write(out)
     sidecar.write_text(json.dumps(side, indent=2, default=str))

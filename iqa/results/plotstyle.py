@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from iqa.core import layout  # noqa: E402
+
 # Colour-blind-safe (Okabe-Ito); every colour a figure uses is named in its legend or axis label.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 RC = {
@@ -52,7 +54,7 @@ def save(fig, out: Path, name: str):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    for ext in ("pdf", "png"):
+    for ext in layout.FIGURE_FILES:
         fig.savefig(out / f"{name}.{ext}", bbox_inches="tight")
     return fig
 

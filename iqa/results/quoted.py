@@ -1,9 +1,9 @@
 """Numbers for the prose: a LaTeX macro for every number the paper quotes, each traced to its table cell.
 
-`write_numbers` (called at the end of `report.aggregate`) writes results/numbers.tex, one
+`write_numbers` (called at the end of `aggregate.aggregate`) writes results/numbers.tex, one
 `\\newcommand` per number with a `%` comment naming its table, row and column, and
 results/numbers.json with the same numbers ({name: {value, text, table, row, column, ...}}).
-`audit_macro` traces a macro back to its cell and audits that cell (`report.audit`).
+`iqa.results.audit.audit_macro` traces a macro back to its cell and audits that cell.
 
 Which numbers: every numeric cell of every catalogued table except `hyperparameters` (settings) and
 `training_log` (per-epoch history), plus the relative gain of each row over its table's first row in
@@ -34,28 +34,31 @@ signed with 2 decimals (percent); cost columns 4 significant digits; a missing n
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from iqa.core import layout
 from iqa.core.errors import DataError
+from iqa.core.vocab import (INTERVAL_STATS, REPEATED_INTERVAL_STATS, SUMMARY_STATS, TABLE_METRICS, CellKey, Metric,
+                             Stat, TableBuild)
+from iqa.results.numberformat import MISSING, is_missing, number_text
 
-SKIPPED_BUILDERS = ("hyperparameters", "training_log")  # settings and per-epoch logs: no prose numbers
-GAIN_BUILDERS = ("comparison", "forward_path")
-GAIN_COLUMNS = ("srcc_median", "plcc_median")
-EXPERIMENT_COLUMNS = ("splits", "srcc_median", "srcc_mean", "srcc_std", "plcc_median", "plcc_mean",
-                      "plcc_std", "val_srcc_median", "quoted_srcc", "quoted_plcc", "params_m", "gflops",
-                      "train_patches_per_s")
-WORDS = {"srcc": "SRCC", "plcc": "PLCC", "krcc": "KRCC", "rmse": "RMSE", "ci": "CI", "p": "P",
-         "x100": "Points", "gflops": "GFLOPs"}
+SKIPPED_BUILDERS = (TableBuild.HYPERPARAMETERS, TableBuild.TRAINING_LOG)  # settings and per-epoch logs
+GAIN_BUILDERS = (TableBuild.COMPARISON, TableBuild.FORWARD_PATH)
+GAIN_COLUMNS = tuple(f"{m}_{Stat.MEDIAN}" for m in TABLE_METRICS)
+# the columns of `tables.Builder.summary` and `tables.cost_columns`: facts of one experiment
+EXPERIMENT_COLUMNS = ("splits", *(f"{m}_{stat}" for m in TABLE_METRICS for stat in SUMMARY_STATS),
+                      f"val_{Metric.SRCC}_{Stat.MEDIAN}", *(f"quoted_{m}" for m in TABLE_METRICS), "params_m",
+                      "gflops", "train_patches_per_s")
+WORDS = {**{m.value: m.upper() for m in Metric}, "ci": "CI", "p": "P", "x100": "Points", "gflops": "GFLOPs"}
 DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
-SIGNED = ("delta", "ci_low", "ci_high", "shapley_delta", "shapley_ci_low", "shapley_ci_high", "gain")
-P_VALUES = ("p", "holm", "shapley_p")
-FOUR_DECIMALS = ("median", "mean", "std", "quoted", "shapley_share")
-METRICS = ("srcc", "plcc", "krcc", "rmse")
+SIGNED = (*INTERVAL_STATS, *REPEATED_INTERVAL_STATS, Stat.SHAPLEY_DELTA, Stat.SHAPLEY_CI_LOW, Stat.SHAPLEY_CI_HIGH,
+          Stat.GAIN)
+P_VALUES = (Stat.P, Stat.HOLM, Stat.SHAPLEY_P)
+FOUR_DECIMALS = (Stat.MEDIAN, Stat.MEAN, Stat.STD, Stat.QUOTED, Stat.SHAPLEY_SHARE)
 
 
 @dataclass
@@ -90,9 +93,9 @@ def column_name(column: str, scaled: bool = True) -> str:
 
 def format_number(stat: str, value, metric: str | None = None) -> str:
     """The macro text of a value with statistic `stat` of `metric` (module docstring: Text)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "--"
-    if stat == "count":
+    if is_missing(value):
+        return MISSING
+    if stat == Stat.COUNT:
         return str(int(value))
     if stat in P_VALUES:
         if value != 0 and abs(value) < 1e-3:
@@ -100,11 +103,9 @@ def format_number(stat: str, value, metric: str | None = None) -> str:
             return f"\\ensuremath{{{mantissa}\\times10^{{{int(exponent)}}}}}"
         return f"{value:#.3g}"
     if stat in SIGNED:
-        text = f"{abs(value):.{2 if stat == 'gain' else 4}f}"
+        text = f"{abs(value):.{2 if stat == Stat.GAIN else 4}f}"
         return ("\\ensuremath{-}" if value < 0 else "+") + text
-    if stat in FOUR_DECIMALS and (metric in METRICS or stat == "shapley_share"):
-        return f"{value:.4f}"
-    return f"{value:.4g}"
+    return number_text(value, stat in FOUR_DECIMALS and (metric in tuple(Metric) or stat == Stat.SHAPLEY_SHARE))
 
 
 def _split_ref(column: str, row: str, rows: list[str]) -> tuple[str, str | None]:
@@ -120,12 +121,13 @@ def cell_numbers(spec, table) -> list[Number]:
     out = []
     rows = list(table.rows)
     for key, c in table.provenance.items():
-        row, column = key.split("|", 1)
+        where = CellKey.parse(key)
+        row, column = where.row, where.column
         value = c["value"].item() if hasattr(c["value"], "item") else c["value"]
-        if isinstance(value, (bool, str)) or value is None or c["stat"] in ("label", "config", "history"):
+        if isinstance(value, (bool, str)) or value is None or c["stat"] in (Stat.LABEL, Stat.CONFIG, Stat.HISTORY):
             continue
         if column in EXPERIMENT_COLUMNS:
-            experiment = f"{spec.arg}={row}" if spec.build == "sweep" else row
+            experiment = f"{spec.arg}={row}" if spec.build == TableBuild.SWEEP else row
             name = camel(experiment) + column_name(column)
         else:
             base, ref = _split_ref(column, row, rows)
@@ -144,7 +146,7 @@ def gain_numbers(table) -> list[Number]:
         for column in GAIN_COLUMNS:
             value = relative_gain(table.rows[row].get(column), table.rows[rows[0]].get(column))
             name = f"{camel(table.name)}{camel(row)}Vs{camel(rows[0])}{column_name(column)}GainPercent"
-            out.append(Number(name, value, format_number("gain", value), table.name, row, column, "gain",
+            out.append(Number(name, value, format_number(Stat.GAIN, value), table.name, row, column, Stat.GAIN,
                               column.split("_")[0], rows[0]))
     return out
 
@@ -167,7 +169,7 @@ def collect(specs, built: dict) -> dict[str, Number]:
             old = numbers.get(n.name)
             if old is None:
                 numbers[n.name] = n
-            elif not (n.column in EXPERIMENT_COLUMNS and n.text == old.text and _same(n.value, old.value)):
+            elif not (n.column in EXPERIMENT_COLUMNS and n.text == old.text and same_number(n.value, old.value)):
                 raise DataError(f"numbers: macro \\{n.name} would name two numbers: table {old.table} "
                                 f"row {old.row!r} column {old.column!r} ({old.text}) and table {n.table} "
                                 f"row {n.row!r} column {n.column!r} ({n.text}); rename one of the rows "
@@ -175,14 +177,14 @@ def collect(specs, built: dict) -> dict[str, Number]:
     return numbers
 
 
-def _same(a, b) -> bool:
+def same_number(a, b) -> bool:
     """One number shown twice (a mean over runs and the same figure measured once agree to rounding)."""
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
     return a == b
 
 
-def _comment(n: Number) -> str:
+def source_comment(n: Number) -> str:
     where = f"table {n.table}, row {n.row}, column {n.column}"
     return f"{where}, relative to row {n.ref_row}" if n.ref_row else where
 
@@ -195,72 +197,10 @@ def write_numbers(specs, built: dict, results: str | Path) -> dict[str, Number]:
              "% the naming rule). Each comment names the table cell; `iqa audit results/numbers.tex \\Name`",
              "% checks it.",
              "% Use as \\Name{} before a space; a missing number reads --."]
-    lines += [f"\\newcommand{{\\{n.name}}}{{{n.text}}}  % {_comment(n)}" for n in numbers.values()]
-    (results / "numbers.tex").write_text("\n".join(lines) + "\n")
-    as_json = {name: {**asdict(n), "value": None if _missing(n.value) else n.value}
+    lines += [f"\\newcommand{{\\{n.name}}}{{{n.text}}}  % {source_comment(n)}" for n in numbers.values()]
+    layout.numbers_file(results, layout.NUMBERS_TEX).write_text("\n".join(lines) + "\n")
+    as_json = {name: {**asdict(n), "value": None if is_missing(n.value) else n.value}
                for name, n in numbers.items()}
-    (results / "numbers.json").write_text(json.dumps(as_json, indent=2))
+    layout.numbers_file(results, layout.NUMBERS_JSON).write_text(json.dumps(as_json, indent=2))
     return numbers
 
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-# --- audit ---------------------------------------------------------------------------------------
-
-
-def find_macro(numbers_path: str | Path, macro: str) -> tuple[Path, dict]:
-    """numbers.json next to `numbers_path` (numbers.tex, numbers.json or a results folder) and the
-    entry of `macro` (with or without its backslash)."""
-    path = Path(numbers_path)
-    path = path / "numbers.json" if path.is_dir() else path.with_suffix(".json")
-    if not path.is_file():
-        raise DataError(f"no {path}: run `iqa aggregate` first (it writes numbers.tex and numbers.json)")
-    entries = json.loads(path.read_text())
-    name = macro.lstrip("\\")
-    if name not in entries:
-        close = difflib.get_close_matches(name, list(entries), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise DataError(f"{path}: no macro \\{name}{hint}")
-    return path, entries[name]
-
-
-def audit_macro(numbers_path: str | Path, macro: str) -> tuple[str, bool]:
-    """Trace a macro to its table cell(s), check numbers.tex, numbers.json and the table agree, and audit
-    the cell(s) with `report.audit`; (text, everything matches)."""
-    from iqa.results.aggregate import audit
-
-    path, e = find_macro(numbers_path, macro)
-    lines = [f"\\{e['name']} = {e['text']}: {_comment(Number(**e))}"]
-    ok = _check_tex(path.with_suffix(".tex"), e, lines)
-    expected = format_number(e["stat"], math.nan if e["value"] is None else e["value"], e["metric"])
-    if expected != e["text"]:
-        lines.append(f"  TEXT CHANGED: {path} says {e['text']!r} but its value {e['value']} prints "
-                     f"{expected!r}")
-        ok = False
-    table_path = path.parent / "tables" / f"{e['table']}.csv"
-    cells = json.loads(table_path.with_name(f"{e['table']}.provenance.json").read_text())["cells"]
-    for row in [e["row"]] + ([e["ref_row"]] if e["ref_row"] else []):
-        text, same = audit(table_path, row, e["column"])
-        lines += ["  " + line for line in text.splitlines()]
-        ok &= same
-    ref = cells[f"{e['ref_row']}|{e['column']}"]["value"] if e["ref_row"] else None
-    cell = cells[f"{e['row']}|{e['column']}"]["value"]
-    value = relative_gain(cell, ref) if e["ref_row"] else cell
-    same = _same(float("nan") if value is None else value, float("nan") if e["value"] is None else e["value"])
-    verdict = "matches" if same else "DOES NOT MATCH"
-    lines.append(f"macro value {e['value']} against the table: {value} -> {verdict}")
-    return "\n".join(lines), ok and same
-
-
-def _check_tex(tex: Path, e: dict, lines: list[str]) -> bool:
-    if not tex.is_file():
-        lines.append(f"  {tex} is missing")
-        return False
-    m = re.search(r"^\\newcommand\{\\" + e["name"] + r"\}\{(.*)\}  % ", tex.read_text(), re.M)
-    if m is None or m.group(1) != e["text"]:
-        lines.append(f"  TEX CHANGED: {tex} defines \\{e['name']} as {m and m.group(1)!r}, "
-                     f"{tex.with_suffix('.json').name} as {e['text']!r}")
-        return False
-    return True

@@ -16,34 +16,38 @@ Verdicts, by device class (docs/reproducibility.md gives the measurements behind
 """
 from __future__ import annotations
 
-import json
 import math
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+from iqa.core import layout
+from iqa.config import RunConfig
 from iqa.core.errors import DataError
+from iqa.core.vocab import Metric
 
 # A rerun may differ from the record by this fraction of the number's sampling standard error: a drift
 # of half a standard error widens the spread of a metric over splits by at most 12% (sqrt(1.25)).
 SE_FRACTION = 0.5
-COMPARED = ("srcc", "plcc", "krcc", "rmse")
 
 
 def load_record(results: str | Path, run_id: str) -> tuple[Path, dict]:
-    run_dir = Path(results) / "runs" / run_id
-    path = run_dir / "metrics.json"
+    from iqa.training.record import read_metrics
+
+    run_dir = layout.run_dir(results, run_id)
+    path = run_dir / layout.METRICS
     if not path.is_file():
-        found = sorted(p.name for p in (Path(results) / "runs").glob("*") if (p / "metrics.json").is_file())
+        found = sorted(p.name for p in layout.runs_dir(results).glob("*") if (p / layout.METRICS).is_file())
         raise DataError(f"no finished run {run_id!r}: {path} is missing"
                         + (f"; finished runs there: {', '.join(found[:10])}" if found else ""))
-    return run_dir, json.loads(path.read_text())
+    return run_dir, read_metrics(path)
 
 
-def check_data(cfg: dict, prov: dict) -> tuple[bool, str]:
+def check_data(cfg: RunConfig, prov: dict) -> tuple[bool, str]:
     """Is the data under the recorded root the data the run trained on?"""
     from iqa.data.dataset import dataset_hash, load_koniq
 
-    root = cfg["data"]["root"]
+    root = cfg.data.root
     try:
         now = dataset_hash(load_koniq(root))
     except DataError as e:
@@ -98,11 +102,11 @@ def standard_error(metric: str, value: float, n: int) -> float:
     """Sampling standard error of a metric measured on n images. Correlations through Fisher's z, with
     the variances of Fieller, Hartley & Pearson (1957) for Spearman (1.06/(n-3)) and Kendall
     (0.437/(n-4)); RMSE as the standard deviation of n normal residuals, RMSE/sqrt(2n)."""
-    if metric == "rmse":
+    if metric == Metric.RMSE:
         return abs(value) / math.sqrt(2 * n)
     if n <= 4:
         return math.inf
-    var_z = {"plcc": 1.0 / (n - 3), "srcc": 1.06 / (n - 3), "krcc": 0.437 / (n - 4)}[metric]
+    var_z = {Metric.PLCC: 1.0 / (n - 3), Metric.SRCC: 1.06 / (n - 3), Metric.KRCC: 0.437 / (n - 4)}[metric]
     return (1 - value * value) * math.sqrt(var_z)
 
 
@@ -119,7 +123,7 @@ def metric_rows(old: dict, new: dict) -> list[tuple[str, str, float, float, int]
         a, b = old.get(part) or {}, new.get(part) or {}
         n = int(a.get("n_images") or b.get("n_images") or 0)
         rows += [(f"{part} {m}", m, float(a.get(m, math.nan)), float(b.get(m, math.nan)), n)
-                 for m in COMPARED if m in a or m in b]
+                 for m in Metric if m in a or m in b]
     return rows
 
 
@@ -130,7 +134,7 @@ def compare_predictions(old_dir: Path, new_dir: Path) -> tuple[bool, bool, str]:
 
     from iqa.training.record import sha256_file
 
-    a_path, b_path = old_dir / "predictions.csv", new_dir / "predictions.csv"
+    a_path, b_path = old_dir / layout.PREDICTIONS, new_dir / layout.PREDICTIONS
     if sha256_file(a_path) == sha256_file(b_path):
         return True, True, "predictions.csv: identical bytes"
     a, b = pd.read_csv(a_path), pd.read_csv(b_path)
@@ -161,8 +165,8 @@ def compare(old_dir: Path, old: dict, new_dir: Path, new: dict, exact: bool) -> 
         failed += [key] if exact and not same else []
     identical, same_images, text = compare_predictions(old_dir, new_dir)
     lines.append("  " + text)
-    failed += [] if same_images and (identical or not exact) else ["predictions.csv"]
-    weights = weights_difference(old_dir / "model.safetensors", new_dir / "model.safetensors")
+    failed += [] if same_images and (identical or not exact) else [layout.PREDICTIONS]
+    weights = weights_difference(old_dir / layout.MODEL, new_dir / layout.MODEL)
     lines.append(f"  model.safetensors: {weights}")
     if failed:
         lines.append(f"verdict: MISMATCH ({', '.join(failed)}"
@@ -193,24 +197,23 @@ def scratch_folder(scratch: str | Path | None, run_dir: Path, run_id: str) -> Pa
     out = Path(scratch)
     if out.resolve() == run_dir.resolve():
         raise DataError(f"--scratch {out} is the run's own folder; give an empty folder")
-    if (out / "metrics.json").is_file():
+    if (out / layout.METRICS).is_file():
         raise DataError(f"--scratch {out} already holds a finished run (metrics.json); give an empty folder")
     return out
 
 
-def reproduce(run_id: str, results: str | Path = "results", scratch: str | Path | None = None,
+def reproduce(run_id: str, results: str | Path = layout.RESULTS, scratch: str | Path | None = None,
               code: str = "refuse", device: str | None = None, say=print) -> int:
     """Check data and code, retrain the run in `scratch`, compare, print a verdict; 0 when reproduced."""
-    import copy
-
     from iqa.core.device import torch_threads
     from iqa.training.provenance import source_hash
     from iqa.results.runs import tampering
     from iqa.training.train import train
 
     run_dir, record = load_record(results, run_id)
-    prov, cfg = record["provenance"], copy.deepcopy(record["config"])
-    cfg["train"]["device"] = device or cfg["train"]["device"]  # not hashed: the same run on another device
+    prov, cfg = record["provenance"], RunConfig.from_dict(record["config"], where=str(run_dir / layout.METRICS))
+    if device:  # not hashed: the same run on another device
+        cfg = replace(cfg, train=replace(cfg.train, device=device))
     say(f"reproducing {run_id}: recorded {prov.get('end_time')} on "
         f"{prov.get('gpu_model') or prov.get('device')}, "
         f"{prov.get('cpu_model') or 'processor not recorded'}, "
@@ -226,7 +229,7 @@ def reproduce(run_id: str, results: str | Path = "results", scratch: str | Path 
     say(f"training in {out} ...")
     with torch_threads(prov.get("torch_threads")):
         new = train(cfg, out)
-    exact, why = device_class(prov, new["provenance"], cfg["train"]["precision"])
+    exact, why = device_class(prov, new["provenance"], cfg.train.precision)
     say(why)
     reproduced, lines = compare(run_dir, record, out, new, exact)
     for line in lines:

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from iqa import config as config_mod
+from iqa.core import layout
 from iqa.core.errors import DataError
 from iqa.core.metrics import correlations
+from iqa.core.vocab import Metric
+from iqa.training import metrics_schema
 from iqa.training.record import content_hash, sha256_file
 from iqa.study.spec import Study, cross_dataset_jobs
-
-CHECKED_METRICS = ("srcc", "plcc", "krcc", "rmse")
 
 
 class RunTampered(DataError):
@@ -30,7 +31,7 @@ class RunTampered(DataError):
 
 def tampering(run_dir: Path, metrics: dict) -> str | None:
     """What in a finished run differs from its own record, or None."""
-    record = run_dir / "metrics.json"
+    record = run_dir / layout.METRICS
     if "content_sha256" not in metrics:
         return f"{record} records no content hash (written by an older iqa)"
     if content_hash(metrics) != metrics["content_sha256"]:
@@ -40,16 +41,16 @@ def tampering(run_dir: Path, metrics: dict) -> str | None:
         if not path.is_file():
             return f"{path} is missing"
         if sha256_file(path) != digest:
-            return f"{path} does not match the SHA-256 recorded in {run_dir / 'metrics.json'}"
+            return f"{path} does not match the SHA-256 recorded in {record}"
     if "files" not in metrics:
-        return f"{run_dir / 'metrics.json'} records no file hashes (written by an older iqa)"
+        return f"{record} records no file hashes (written by an older iqa)"
     recomputed = recompute(run_dir, plcc_mode(metrics))
-    for m in CHECKED_METRICS:
+    for m in Metric:
         if m not in metrics["test"]:  # cross-dataset scores report no RMSE
             continue
         if not np.isclose(recomputed[m], metrics["test"][m], rtol=1e-9, atol=1e-12, equal_nan=True):
-            return (f"{run_dir / 'metrics.json'}: test {m} {metrics['test'][m]!r} differs from {recomputed[m]!r} "
-                    f"recomputed from {run_dir / 'predictions.csv'}")
+            return (f"{record}: test {m} {metrics['test'][m]!r} differs from {recomputed[m]!r} "
+                    f"recomputed from {run_dir / layout.PREDICTIONS}")
     return None
 
 
@@ -59,7 +60,7 @@ def plcc_mode(metrics: dict) -> str:
 
 
 def recompute(run_dir: Path, plcc_mode: str) -> dict:
-    p = pd.read_csv(run_dir / "predictions.csv")
+    p = pd.read_csv(run_dir / layout.PREDICTIONS)
     return correlations(p["pred"].to_numpy(), p["mos"].to_numpy(), plcc_mode)
 
 
@@ -73,24 +74,27 @@ def load_runs(study: Study, results: Path, dataset_hashes: dict[str, str | None]
     """
     runs = {}
     for rid, cfg in study.runs.items():
-        run_dir = results / "runs" / rid
+        run_dir = layout.run_dir(results, rid)
         if needed is not None and rid not in needed:
             runs[rid] = {"status": "not read", "usable": False, "metrics": None}
             continue
-        if not (run_dir / "metrics.json").is_file():
+        record = run_dir / layout.METRICS
+        if not record.is_file():
             runs[rid] = {"status": "missing", "usable": False, "metrics": None}
             continue
-        m = json.loads((run_dir / "metrics.json").read_text())
-        prov = m["provenance"]
-        problem = tampering(run_dir, m)
+        m = json.loads(record.read_text())
+        problem = tampering(run_dir, m)  # an edit is tampering, not a schema error
         if problem and not mark_tampered:
             raise RunTampered(f"run {rid}: {problem}; rerun it (delete {run_dir}) or aggregate with "
                               f"--mark-tampered to leave it out")
+        if not problem:
+            metrics_schema.check(m, record)
+        prov = m.get("provenance") or {}
         if problem:
             status = "tampered"
         elif prov["config_hash"] != config_mod.config_hash(cfg):
             status = "stale-config"
-        elif dataset_hashes.get(cfg["data"]["root"]) not in (None, prov["dataset_hash"]):
+        elif dataset_hashes.get(cfg.data.root) not in (None, prov["dataset_hash"]):
             status = "stale-data"
         elif prov.get("git_dirty"):
             status = "dirty"
@@ -112,18 +116,19 @@ def load_scores(study_cfg: dict, study: Study, results: Path, runs: dict[str, di
 
     A score is usable when its model run is usable, its files match their recorded hashes and it scored
     that run's current model (the model file's SHA-256 it recorded)."""
-    from iqa.training.record import sha256_file
-
     scores = {}
     for name, rid in cross_dataset_jobs(study_cfg, study):
-        out = results / "scores" / name / rid
-        if not (out / "metrics.json").is_file() or not runs[rid]["usable"]:
+        out = layout.score_dir(results, name, rid)
+        if not (out / layout.METRICS).is_file() or not runs[rid]["usable"]:
             scores[(name, rid)] = {"status": "missing", "usable": False, "metrics": None}
             continue
-        m = json.loads((out / "metrics.json").read_text())
+        m = json.loads((out / layout.METRICS).read_text())
         problem = tampering(out, m)
-        if not problem and m["model_sha256"] != sha256_file(results / "runs" / rid / "model.safetensors"):
-            problem = f"{out} scored another model than {results / 'runs' / rid / 'model.safetensors'}"
+        if not problem:
+            metrics_schema.check(m, out / layout.METRICS)
+        model = layout.run_file(results, rid, layout.MODEL)
+        if not problem and m["model_sha256"] != sha256_file(model):
+            problem = f"{out} scored another model than {model}"
         if problem and not mark_tampered:
             raise RunTampered(f"cross-dataset score {name}/{rid}: {problem}")
         scores[(name, rid)] = {"status": "tampered" if problem else "ok", "usable": not problem, "metrics": m}
@@ -157,11 +162,11 @@ def runs_table(study: Study, runs: dict[str, dict]) -> pd.DataFrame:
                   if k not in ("name", "seed", "data.split_index")}
         rows.append({
             "run_id": rid, "experiments": ";".join(study.experiments_of(rid)),
-            "split": cfg["data"]["split_index"], "seed": cfg["seed"], "status": r["status"],
+            "split": cfg.data.split_index, "seed": cfg.seed, "status": r["status"],
             "selected_on": m.get("selected_on"),
             "varied": "; ".join(f"{k}={b}" for k, (_, b) in varied.items()),
-            **{f"test_{k}": m.get("test", {}).get(k) for k in ("srcc", "plcc", "krcc", "rmse", "n_images")},
-            "val_srcc": (m.get("val") or {}).get("srcc"), "best_epoch": m.get("best_epoch"),
+            **{f"test_{k}": m.get("test", {}).get(k) for k in (*Metric, "n_images")},
+            "val_srcc": (m.get("val") or {}).get(Metric.SRCC), "best_epoch": m.get("best_epoch"),
             "epochs_run": m.get("epochs_run"),
             **{k: prov.get(k) for k in ("wall_seconds", "parameters", "gflops_per_patch", "train_patches_per_second",
                                         "git_commit", "git_dirty", "source_hash", "config_hash", "dataset_hash",

@@ -23,6 +23,7 @@ from scipy import stats
 
 from iqa.data.dataset import LABEL_FILES
 from iqa.core.errors import DataError
+from iqa.core.vocab import Metric
 
 LEVELS = np.arange(1, 6)
 COLUMNS = [f"c{k}" for k in LEVELS]
@@ -66,8 +67,8 @@ def ceiling(counts: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED) ->
     keep = (half.sum(-1) > 0) & (other.sum(-1) > 0)
     means = [np.where(keep, (h * LEVELS).sum(-1) / np.maximum(h.sum(-1), 1), np.nan) for h in (half, other)]
     out = {"images": n, "resamples": resamples}
-    for metric, transform in (("srcc", lambda m: stats.rankdata(m, axis=-1, nan_policy="omit")),
-                              ("plcc", lambda m: m)):
+    for metric, transform in ((Metric.SRCC.value, lambda m: stats.rankdata(m, axis=-1, nan_policy="omit")),
+                              (Metric.PLCC.value, lambda m: m)):
         r = np.array([_rowwise_corr(*(transform(m[i][keep[i]]) for m in means)) for i in range(len(images))])
         top = np.sqrt(2 * r / (1 + r))  # Spearman-Brown, then the true score's correlation with the mean
         low, high = np.percentile(top[1:], [2.5, 97.5])

@@ -15,6 +15,8 @@ from itertools import combinations
 import numpy as np
 from scipy import stats
 
+from iqa.core.vocab import INTERVAL_STATS, Stat
+
 CONFIDENCE = 0.95
 # Differences whose spread is below this (relative to their size) are identical up to rounding: no CI.
 IDENTICAL_RTOL = 1e-12
@@ -246,19 +248,30 @@ def shapley_deltas(values: dict, factors: list[str], n_train: int | None = None,
     return {f: mean_difference(phi, n_train, n_test) for f, phi in shapley(values, factors).items()}
 
 
+def excludes_zero(res: dict) -> bool:
+    """Does a `mean_difference` result's 95% CI exclude zero (False without a CI)?"""
+    return res["ci_low"] > 0 or res["ci_high"] < 0
+
+
+def shapley_share(per: np.ndarray, total: dict) -> float:
+    """A factor's share of the total (its mean Shapley value over the total's mean), given only where the
+    total itself is a finding (`total`: its `mean_difference`, CI excluding zero); NaN otherwise."""
+    return float(per.mean() / total["delta"]) if excludes_zero(total) else math.nan
+
+
 def cell(stat: str, values, ref=None, *, n_train: int | None = None, n_test: int | None = None,
          pool_variance: float | None = None) -> float:
     """One table number from per-split values (and the paired reference row's values for deltas)."""
     v = np.asarray(values, float)
-    if stat in ("median", "mean") and not len(v):
+    if stat in (Stat.MEDIAN, Stat.MEAN) and not len(v):
         return math.nan  # no finished run: an empty cell, not a warning
-    if stat == "median":
+    if stat == Stat.MEDIAN:
         return float(np.median(v))
-    if stat == "mean":
+    if stat == Stat.MEAN:
         return float(v.mean())
-    if stat == "std":
+    if stat == Stat.STD:
         return float(v.std(ddof=1)) if len(v) > 1 else float("nan")
-    if stat in ("delta", "ci_low", "ci_high", "p"):
+    if stat in (*INTERVAL_STATS, Stat.P):
         if ref is None:
             raise ValueError(f"statistic {stat!r} needs the paired reference values")
         return paired_delta(v, ref, n_train, n_test, pool_variance)[stat]

@@ -12,14 +12,15 @@ docs/statistics.md gives the method, its justification and its simulated calibra
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from iqa.core import layout
 from iqa.core.errors import ConfigError, DataError
 from iqa.stats.cells import factorial_row, pool_variance, spearman_influence
+from iqa.training.record import read_metrics
 
 CLAIMS = ("dataset", "population")
 WHAT = {
@@ -68,25 +69,21 @@ def summary_note(claim: str) -> str:
 # --- the pool term, from predictions.csv ----------------------------------------------------------
 
 
-def _run_dir(results: Path, rid: str) -> Path:
-    return results / rid if "/" in rid else results / "runs" / rid
-
-
 def _predictions(results: Path, rid: str, cache: dict) -> pd.DataFrame:
     if rid not in cache:
-        cache[rid] = pd.read_csv(_run_dir(results, rid) / "predictions.csv", dtype={"image": str})
+        cache[rid] = pd.read_csv(layout.record_dir(results, rid) / layout.PREDICTIONS, dtype={"image": str})
     return cache[rid]
 
 
 def pool_size(results: Path, rid: str) -> int:
     """Images the study's test sets are drawn from: the whole dataset for random splits, the test set
     for the official split, the whole external dataset for a cross-dataset score."""
-    m = json.loads((_run_dir(results, rid) / "metrics.json").read_text())
+    m = read_metrics(layout.record_dir(results, rid) / layout.METRICS)
     if "model_run_id" in m:
         return int(m["n_images"])
     p = m["provenance"]
     if "n_test" not in p:
-        raise DataError(f"{_run_dir(results, rid)}/metrics.json records no part sizes (n_train, n_val, "
+        raise DataError(f"{layout.record_dir(results, rid)}/{layout.METRICS} records no part sizes (n_train, n_val, "
                         f"n_test): the population claim needs the pool's size")
     if m["config"]["data"]["split"] == "official":
         return int(p["n_test"])
@@ -100,8 +97,8 @@ def split_influence(results: Path, weights: dict[str, float], cache: dict) -> pd
     first = next(iter(frames.values()))
     for rid, f in frames.items():
         if list(f["image"]) != list(first["image"]):
-            raise DataError(f"{_run_dir(results, rid)}/predictions.csv tests other images than "
-                            f"{_run_dir(results, next(iter(frames)))}: not the same split")
+            raise DataError(f"{layout.record_dir(results, rid)}/{layout.PREDICTIONS} tests other images than "
+                            f"{layout.record_dir(results, next(iter(frames)))}: not the same split")
     pred = np.stack([f["pred"].to_numpy(float) for f in frames.values()])
     infl = spearman_influence(pred, first["mos"].to_numpy(float))
     return pd.Series(np.tensordot(list(weights.values()), infl, 1), index=first["image"])

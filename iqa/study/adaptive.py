@@ -16,15 +16,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from iqa.core import layout
 from iqa.stats.sequential import nominal_level, repeated_interval
 from iqa.study.power import comparisons
 from iqa.study.spec import Study, adaptive_splits
-
-LOOKS = "looks"  # results/looks/<j>.json: the look after j splits
-
-
-def look_file(results: str | Path, j: int) -> str:
-    return f"{results}/{LOOKS}/{j}.json"
 
 
 def walk(study_cfg: dict, study: Study, read, before: int | None = None) -> tuple[dict[str, int], list[int]]:
@@ -89,7 +84,7 @@ def take_look(study_cfg: dict, study: Study, j: int, srcc: dict[str, float], pre
 def read_looks(results: str | Path):
     """A `read` for `walk` from the look files on disk (None where a look has not been written)."""
     def read(j: int) -> dict | None:
-        path = Path(look_file(results, j))
+        path = layout.look_file(results, j)
         return json.loads(path.read_text()) if path.is_file() else None
     return read
 

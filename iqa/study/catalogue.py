@@ -6,31 +6,28 @@ Torch- and matplotlib-free, so the workflow lists a study's outputs when it is p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from iqa.core import layout
+from iqa.core.vocab import FigureBuild, TableBuild
 from iqa.study.spec import declared_experiments, factorial_cells, sweep_name
-
-# the full record (csv, md, tex), its provenance, and the paper form (iqa.results.paperform)
-TABLE_FILES = ("csv", "md", "tex", "provenance.json", "paper.tex", "paper.md")
-CAPTION_DIR = "captions"  # results/captions/{tables,figures}/<name>.rst, for the Snakemake report
-FIGURE_FILES = ("pdf", "png")
-NUMBERS_FILES = ("numbers.tex", "numbers.json")  # every quoted number as a LaTeX macro (iqa.results.quoted)
 
 
 @dataclass(frozen=True)
 class Output:
     name: str
     caption: str
-    build: str  # function name in iqa.results.tables (tables) or iqa.results.figures (figures)
+    build: TableBuild | FigureBuild  # the builder registered under this name (iqa.results.tables, .figures)
     source: str  # the study-config section its rows come from
     arg: str | None = None  # e.g. the sweep or table a builder reads
 
 
 # Tables whose rows a study lists under `tables:` but that are not plain comparisons (builder, caption).
 SPECIAL_TABLES = {
-    "ablation": ("forward_path", "Forward ablation: each component added in turn"),
-    "controls": ("controls", "Controls: an A/A rerun (true effect zero) and a planted effect (known to hurt)"),
-    "selection": ("selection_gap", "Selection optimism: test-selected minus validation-selected SRCC"),
-    "precision": ("precision", "Precision: bf16 autocast and TF32 against fp32, paired, with a TOST equivalence test"),
+    "ablation": (TableBuild.FORWARD_PATH, "Forward ablation: each component added in turn"),
+    "controls": (TableBuild.CONTROLS, "Controls: an A/A rerun (true effect zero) and a planted effect (known to hurt)"),
+    "selection": (TableBuild.SELECTION_GAP, "Selection optimism: test-selected minus validation-selected SRCC"),
+    "precision": (TableBuild.PRECISION, "Precision: bf16 autocast and TF32 against fp32, paired, with a TOST equivalence test"),
 }
 # Captions of the usual comparison tables; any other list under `tables:` is a comparison table too.
 CAPTIONS = {
@@ -43,36 +40,39 @@ CAPTIONS = {
 SETTINGS = ("best_of", "contributions")  # keys under `tables:` that configure other tables
 _LAST_TABLES = (
     ("cross_dataset", "Cross-dataset: models trained here, scored without retraining on other datasets",
-     "cross_dataset", "cross_dataset"),
-    ("contributions", "Contribution of each component (SRCC points x100)", "contributions", "factorial"),
-    ("complexity", "Computational cost of each model, measured, beside its accuracy", "complexity", "complexity"),
+     TableBuild.CROSS_DATASET, "cross_dataset"),
+    ("contributions", "Contribution of each component (SRCC points x100)", TableBuild.CONTRIBUTIONS,
+     "factorial"),
+    ("complexity", "Computational cost of each model, measured, beside its accuracy", TableBuild.COMPLEXITY,
+     "complexity"),
     ("sota", "Published KonIQ-10k results (quoted) and this study's measured rows, compared only where "
-     "measured on KonIQ-10k", "sota", "sota"),
-    ("hyperparameters", "Hyperparameters of the runs that produced the tables", "hyperparameters", "experiments"),
-    ("training_log", "Per-epoch log of the best-validation run", "training_log", "experiments"),
+     "measured on KonIQ-10k", TableBuild.SOTA, "sota"),
+    ("hyperparameters", "Hyperparameters of the runs that produced the tables", TableBuild.HYPERPARAMETERS,
+     "experiments"),
+    ("training_log", "Per-epoch log of the best-validation run", TableBuild.TRAINING_LOG, "experiments"),
 )
 # (name, caption, builder, source section, table or None)
 _FIGURES = (
     ("ablation_waterfall", "Forward ablation, one step per added component: paired change in test SRCC and "
-     "PLCC over the previous row (mean over splits, 95% CI)", "ablation_waterfall", "tables.ablation",
+     "PLCC over the previous row (mean over splits, 95% CI)", FigureBuild.ABLATION_WATERFALL, "tables.ablation",
      "ablation"),
     ("loss_comparison", "Loss functions: paired change in test SRCC and PLCC against the first loss "
-     "(95% CI), and SRCC against PLCC of every run", "bars_and_scatter", "tables.loss", "loss"),
+     "(95% CI), and SRCC against PLCC of every run", FigureBuild.BARS_AND_SCATTER, "tables.loss", "loss"),
     ("contributions", "Contribution of each component to test SRCC (points x100, 95% CI): Shapley "
      "values, the total, the interaction and one-at-a-time effects, each in its own panel",
-     "contribution_chart", "factorial", "contributions"),
-    ("cross_dataset", "Cross-dataset median test SRCC: experiments x datasets", "cross_dataset_heatmap",
-     "cross_dataset", "cross_dataset"),
+     FigureBuild.CONTRIBUTION_CHART, "factorial", "contributions"),
+    ("cross_dataset", "Cross-dataset median test SRCC: experiments x datasets",
+     FigureBuild.CROSS_DATASET_HEATMAP, "cross_dataset", "cross_dataset"),
     ("training_curves", "Training loss and validation SRCC per epoch of the best-validation experiment, "
-     "one line per split", "training_curves", "experiments", None),
+     "one line per split", FigureBuild.TRAINING_CURVES, "experiments", None),
     ("attention_weights", "Scale attention weight per backbone stage by MOS quintile (mean over test images, "
-     "95% CI)", "attention_weights", "experiments", None),
+     "95% CI)", FigureBuild.ATTENTION_WEIGHTS, "experiments", None),
     ("pred_vs_mos", "Predicted score against MOS on the test set, every split, with the identity line",
-     "pred_vs_mos", "experiments", None),
+     FigureBuild.PRED_VS_MOS, "experiments", None),
     ("per_image_attention", "Test images at the 10th, 50th and 90th MOS percentile with their scale attention",
-     "attention_examples", "experiments", None),
+     FigureBuild.ATTENTION_EXAMPLES, "experiments", None),
     ("feature_maps", "Per-stage feature activations of a high- and a low-quality test image",
-     "feature_map_examples", "experiments", None),
+     FigureBuild.FEATURE_MAP_EXAMPLES, "experiments", None),
 )
 
 
@@ -87,11 +87,12 @@ def tables(study_cfg: dict) -> list[Output]:
     for name in study_cfg.get("tables") or {}:
         if name in SETTINGS:
             continue
-        build, caption = SPECIAL_TABLES.get(name, ("comparison", CAPTIONS.get(name, f"Comparison: {name}")))
+        build, caption = SPECIAL_TABLES.get(name, (TableBuild.COMPARISON,
+                                                   CAPTIONS.get(name, f"Comparison: {name}")))
         out.append(Output(name, caption, build, f"tables.{name}"))
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
         out.append(Output(f"{sweep}_sweep", f"Sweep of {spec['key']} from {spec.get('of') or 'the base'}",
-                          "sweep", f"sweeps.{sweep}", sweep))
+                          TableBuild.SWEEP, f"sweeps.{sweep}", sweep))
     return out + [Output(*spec) for spec in _LAST_TABLES if _present(study_cfg, spec[3])]
 
 
@@ -111,53 +112,43 @@ def experiments_behind(study_cfg: dict, table: str) -> list[str]:
     spec = next((t for t in tables(study_cfg) if t.name == table), None)
     if spec is None:
         raise ValueError(f"no table {table!r} in this study; its tables: {[t.name for t in tables(study_cfg)]}")
-    if spec.build == "controls":
+    if spec.build == TableBuild.CONTROLS:
         return [e for c in tabs["controls"].values() for e in (c["reference"], c["run"])]
-    if spec.build == "selection_gap":
+    if spec.build == TableBuild.SELECTION_GAP:
         return [e for pair in tabs["selection"].items() for e in pair]
-    if spec.build == "sweep":
+    if spec.build == TableBuild.SWEEP:
         s = study_cfg["sweeps"][spec.arg]
         return ([s["of"]] if s.get("of") else []) + [sweep_name(spec.arg, v) for v in s["values"]]
-    if spec.build == "contributions":
+    if spec.build == TableBuild.CONTRIBUTIONS:
         return list(factorial_cells(study_cfg)) + [e for pair in (tabs.get("contributions") or {}).values()
                                                    for e in pair]
-    if spec.build in ("cross_dataset", "complexity", "sota"):
-        return list(study_cfg[spec.source]["experiments" if spec.build != "sota" else "measured"])
-    if spec.build == "training_log":
+    if spec.build in (TableBuild.CROSS_DATASET, TableBuild.COMPLEXITY, TableBuild.SOTA):
+        return list(study_cfg[spec.source]["experiments" if spec.build != TableBuild.SOTA else "measured"])
+    if spec.build == TableBuild.TRAINING_LOG:
         return [tabs.get("best_of") or next(iter(declared_experiments(study_cfg)))]
-    if spec.build == "hyperparameters":
+    if spec.build == TableBuild.HYPERPARAMETERS:
         return list(declared_experiments(study_cfg))
     return list(tabs[table])
 
 
-def caption_file(kind: str, name: str, results: str = "results") -> str:
-    """`results/captions/{tables,figures}/<name>.rst` (a table and a figure may share a name)."""
-    return f"{results}/{CAPTION_DIR}/{kind}/{name}.rst"
-
-
-def caption_files(study_cfg: dict, results: str = "results") -> list[str]:
-    return ([caption_file("tables", o.name, results) for o in tables(study_cfg)]
-            + [caption_file("figures", o.name, results) for o in figures(study_cfg)])
-
-
-def files(study_cfg: dict, results: str = "results") -> list[str]:
-    """Every table, figure and caption file the study's aggregation writes."""
-    paths = [f"{results}/tables/{t.name}.{ext}" for t in tables(study_cfg) for ext in TABLE_FILES]
-    paths += [f"{results}/figures/{f.name}.{ext}" for f in figures(study_cfg) for ext in FIGURE_FILES]
-    return paths + caption_files(study_cfg, results) + [f"{results}/{name}" for name in NUMBERS_FILES]
+def files(study_cfg: dict, results: str | Path = layout.RESULTS) -> list[Path]:
+    """Every table, figure and caption file the study's aggregation writes, and the numbers."""
+    paths = [layout.table_file(results, t.name, ext) for t in tables(study_cfg) for ext in layout.TABLE_FILES]
+    paths += [layout.figure_file(results, f.name, ext) for f in figures(study_cfg) for ext in layout.FIGURE_FILES]
+    paths += [layout.caption_file(results, "tables", t.name) for t in tables(study_cfg)]
+    paths += [layout.caption_file(results, "figures", f.name) for f in figures(study_cfg)]
+    return paths + [layout.numbers_file(results, name) for name in layout.NUMBERS_FILES]
 
 
 def write_caption(output: Output, results, notes: list[str] | None = None) -> None:
-    """The output's own caption for the report (`caption_file`); a table's (`notes` given)
+    """The output's own caption for the report (`layout.caption_file`); a table's (`notes` given)
     also says where its paper form and provenance are."""
-    from pathlib import Path
-
     lines = [f"**{output.name}**: {output.caption}."]
     if notes is not None:
         lines += [""] + [f"- {n}" for n in notes] + [
             "", f"Paper form: ``{output.name}.paper.tex`` and ``.paper.md``. Every cell of both forms is "
                 f"traced to its runs in ``{output.name}.provenance.json``; ``iqa audit TABLE ROW COLUMN`` "
                 "recomputes it."]
-    path = Path(caption_file("figures" if notes is None else "tables", output.name, str(results)))
+    path = layout.caption_file(results, "figures" if notes is None else "tables", output.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).replace("{{", "{ {").replace("{%", "{ %") + "\n")  # no Jinja in notes

@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from iqa.core import layout
+from iqa.config import RunConfig
 from iqa.core.errors import ConfigError, DataError
 from iqa.study import preflight
 from iqa.study.spec import Study, cross_dataset_jobs, expand, load_study, rehearse, synthetic_datasets
+from iqa.training.record import read_metrics
 
 EVAL_FACTOR = 3.0
 MARGIN = 1.5  # suggested SLURM runtime = estimate x MARGIN, rounded up to ROUND_MIN minutes
@@ -40,23 +44,23 @@ ROUND_MIN = 10
 KONIQ_IMAGES = 10_073
 
 
-def part_sizes(cfg: dict, images: int | None, cache: dict) -> dict[str, int]:
+def part_sizes(cfg: RunConfig, images: int | None, cache: dict) -> dict[str, int]:
     """Images in train / val / test: from the data on disk when it is there, else from `images` (the
     dataset size; for a study that generates synthetic data, the size it generates)."""
     from iqa.data.dataset import load_koniq, make_split, split_sizes
 
-    d = cfg["data"]
-    key = (d["root"], d["split"], d["test_fraction"], d["val_fraction"], images)
+    d = cfg.data
+    key = (d.root, d.split, d.test_fraction, d.val_fraction, images)
     if key in cache:
         return cache[key]
     try:
-        ds = load_koniq(d["root"])
-        sizes = {part: len(idx) for part, idx in make_split(ds, {**d, "split_index": 0}).items()}
+        ds = load_koniq(d.root)
+        sizes = {part: len(idx) for part, idx in make_split(ds, replace(d, split_index=0)).items()}
     except DataError as e:
         if images is None:
             raise DataError(f"{e}; without the data, pass --images N (KonIQ-10k: {KONIQ_IMAGES:,})") from None
-        if d["split"] == "official":
-            raise DataError(f"data.split is 'official' and {d['root']} is not here: the part sizes come from "
+        if d.split == "official":
+            raise DataError(f"data.split is 'official' and {d.root} is not here: the part sizes come from "
                             f"its label file") from None
         n_test, n_val = split_sizes(images, d)
         sizes = {"train": images - n_test - n_val, "val": n_val, "test": n_test}
@@ -64,27 +68,27 @@ def part_sizes(cfg: dict, images: int | None, cache: dict) -> dict[str, int]:
     return sizes
 
 
-def run_work(cfg: dict, sizes: dict[str, int]) -> dict[str, int]:
+def run_work(cfg: RunConfig, sizes: dict[str, int]) -> dict[str, int]:
     """Patches one run trains on and evaluates, at most (every epoch run)."""
     from iqa.config import parse_crops
 
-    d, t = cfg["data"], cfg["train"]
-    steps = math.ceil(sizes["train"] * d["train_patches"] / t["batch_size"])
-    crops = parse_crops(d["test_crops"])[1]
-    per_epoch_eval = sizes["val"] + (sizes["test"] if t["select"] == "test" else 0)
-    return {"train": t["epochs"] * steps * t["batch_size"],
-            "eval": (t["epochs"] * per_epoch_eval + sizes["test"]) * crops}
+    d, t = cfg.data, cfg.train
+    steps = math.ceil(sizes["train"] * d.train_patches / t.batch_size)
+    crops = parse_crops(d.test_crops)[1]
+    per_epoch_eval = sizes["val"] + (sizes["test"] if t.select == "test" else 0)
+    return {"train": t.epochs * steps * t.batch_size,
+            "eval": (t.epochs * per_epoch_eval + sizes["test"]) * crops}
 
 
 def results_throughput(results: str | Path) -> list[dict]:
     """Throughput entries from finished runs: median recorded train_patches_per_second per model and size."""
     rates: dict[tuple, list] = {}
-    for path in sorted(Path(results).glob("runs/*/metrics.json")):
-        m = json.loads(path.read_text())
-        p, model = m["provenance"], m["config"]["model"]
+    for path in sorted(layout.runs_dir(results).glob(f"*/{layout.METRICS}")):
+        m = read_metrics(path)
+        p, model = m["provenance"], RunConfig.from_dict(m["config"], where=str(path)).model
         if p.get("train_patches_per_second"):
             device = p.get("gpu_model") or p.get("cpu_model") or p.get("device")
-            key = (model["name"], model["size"])
+            key = (model.name, model.size)
             rates.setdefault(key, []).append((p["train_patches_per_second"], device))
     if not rates:
         raise DataError(f"{results}: no finished run records train_patches_per_second (runs/*/metrics.json)")
@@ -109,19 +113,19 @@ def bench_throughput(path: str | Path) -> list[dict]:
     return [{**e, "source": f"{Path(path).name}, {data.get('device', 'device not named')}"} for e in entries]
 
 
-def pick_throughput(cfg: dict, entries: list[dict], fallback: float | None, pack: int = 1) -> dict:
+def pick_throughput(cfg: RunConfig, entries: list[dict], fallback: float | None, pack: int = 1) -> dict:
     """The entry for this run's model and size (same precision, pack size and batch preferred), else the
     fallback. Without a figure measured at `pack`, a run alone's."""
-    m, t = cfg["model"], cfg["train"]
-    same = [e for e in entries if (e["model"], e["size"]) == (m["name"], m["size"]) and e.get("pack", 1) in (1, pack)]
-    same.sort(key=lambda e: (e.get("precision", t["precision"]) != t["precision"], e.get("pack", 1) != pack,
-                             e.get("batch_size", t["batch_size"]) != t["batch_size"]))
+    m, t = cfg.model, cfg.train
+    same = [e for e in entries if (e["model"], e["size"]) == (m.name, m.size) and e.get("pack", 1) in (1, pack)]
+    same.sort(key=lambda e: (e.get("precision", t.precision) != t.precision, e.get("pack", 1) != pack,
+                             e.get("batch_size", t.batch_size) != t.batch_size))
     if same:
         e = same[0]
-        off = [f"{k} {e[k]}" for k in ("precision", "batch_size") if k in e and e[k] != t[k]]
+        off = [f"{k} {e[k]}" for k in ("precision", "batch_size") if k in e and e[k] != getattr(t, k)]
         return {**e, "pack": e.get("pack", 1), "note": f"measured at {', '.join(off)}" if off else ""}
     if fallback is None:
-        raise DataError(f"no throughput for {m['name']} {m['size']}: measure it (docs/throughput.py) or pass "
+        raise DataError(f"no throughput for {m.name} {m.size}: measure it (docs/throughput.py) or pass "
                         f"--throughput")
     return {"train_patches_per_s": fallback, "source": "--throughput", "note": "", "pack": 1}
 
@@ -143,7 +147,7 @@ def estimate(study: Study, entries: list[dict], fallback: float | None, eval_thr
     rows = []
     for name, cfg in study.experiments.items():
         if precision is not None:
-            cfg = {**cfg, "train": {**cfg["train"], "precision": precision}}
+            cfg = replace(cfg, train=replace(cfg.train, precision=precision))
         sizes = part_sizes(cfg, images, cache)
         work = run_work(cfg, sizes)
         tp = pick_throughput(cfg, entries, fallback, pack)
@@ -151,11 +155,11 @@ def estimate(study: Study, entries: list[dict], fallback: float | None, eval_thr
         work_minutes = (work["train"] / tp["train_patches_per_s"] + work["eval"] / eval_rate) / 60
         minutes = setup_minutes + work_minutes
         new = sum(owner[rid] == name for rid in set(study.cells[name].values()))
-        t = cfg["train"]
+        t = cfg.train
         rows.append({
-            "experiment": name, "model": f"{cfg['model']['name']} {cfg['model']['size']}",
-            "precision": t["precision"], "batch": t["batch_size"],
-            "epochs": f"<={t['epochs']}" if t["patience"] is not None else str(t["epochs"]),
+            "experiment": name, "model": f"{cfg.model.name} {cfg.model.size}",
+            "precision": t.precision, "batch": t.batch_size,
+            "epochs": f"<={t.epochs}" if t.patience is not None else str(t.epochs),
             "n_train": sizes["train"], "train_kpatch": work["train"] / 1e3, "eval_kpatch": work["eval"] / 1e3,
             "patch_per_s": tp["train_patches_per_s"], "min_per_run": minutes, "new_runs": new,
             "hours": new * minutes / 60, "slurm_min": suggest_runtime(minutes),
@@ -224,9 +228,9 @@ def disk_line(study_cfg: dict, study: Study, images: int | None) -> str:
     need = preflight.needs(study_cfg, study, list(study.runs), cross_dataset_jobs(study_cfg, study),
                            parallel=len(study.splits))
     if images:  # the data is not here: size the cache from the stated image count
-        need.cache_pixels = images * sum(w * h for w, h in {tuple(c["data"]["resize"]) for c in study.runs.values()})
+        need.cache_pixels = images * sum(w * h for w, h in {c.data.resize for c in study.runs.values()})
     b = preflight.disk_bytes(need)
-    keep = sum(cfg["train"]["keep_checkpoint"] for cfg in study.runs.values())
+    keep = sum(cfg.train.keep_checkpoint for cfg in study.runs.values())
     kept = f"; {keep} runs keep their checkpoint (x{preflight.CHECKPOINT_FACTOR} their model)" if keep else ""
     return (f"disk: {sum(b.values()) / 1e9:,.1f} GB under results/ = models {b['models'] / 1e9:,.1f} GB + "
             f"checkpoints of {need.parallel} runs training at once {b['checkpoints'] / 1e9:,.1f} GB + "
@@ -247,7 +251,7 @@ def check(config_paths) -> list[str]:
     need = preflight.needs(study_cfg, study, list(study.runs), cross_dataset_jobs(study_cfg, study))
     generated = synthetic_datasets(study_cfg, study)
     need.data = {root: spec for root, spec in need.data.items() if root not in generated}
-    return preflight.check(study_cfg, study, "results", need)
+    return preflight.check(study_cfg, study, layout.RESULTS, need)
 
 
 def plan(config_path, *, bench_json=None, throughput=None, from_results=None, images=None,
@@ -258,7 +262,7 @@ def plan(config_path, *, bench_json=None, throughput=None, from_results=None, im
                           "--throughput PATCHES_PER_S")
     study_cfg = rehearse(load_study(config_path))
     study = expand(study_cfg)
-    generated = synthetic_datasets(study_cfg, study).get(study.base["data"]["root"])
+    generated = synthetic_datasets(study_cfg, study).get(study.base.data.root)
     if images is None and generated:  # the workflow generates this many images
         images = generated["n"]
     entries = (results_throughput(from_results) if from_results else []) + \

@@ -1,6 +1,6 @@
 """`iqa plan --power`: before training, can the study answer its questions?
 
-For every comparison the tables will report (table by table, the Holm families of `report.add_holm`:
+For every comparison the tables will report (table by table, the Holm families of `aggregate.add_holm`:
 distinct pairs of run sets), this prints the minimum detectable SRCC difference at 80% power after Holm,
 and the splits needed to detect a given difference (by default the step the seed study reported
 between the two rows, from `reported:`).
@@ -21,7 +21,9 @@ import pandas as pd
 from scipy import optimize, stats
 
 from iqa.stats.claim import study_claim
+from iqa.core import layout
 from iqa.core.errors import ConfigError
+from iqa.core.vocab import Metric, TableBuild
 from iqa.study.spec import Study, expand, sweep_name
 
 ALPHA = 0.05
@@ -32,20 +34,20 @@ MAX_SPLITS = 1000
 def _table_pairs(spec, study_cfg: dict, study: Study) -> list[tuple[str, str]]:
     """(experiment, reference) of every paired delta a table's builder (`iqa.results.tables`) prints."""
     tables = study_cfg.get("tables") or {}
-    if spec.build in ("comparison", "precision"):  # precision: a comparison plus TOST (no Holm)
+    if spec.build in (TableBuild.COMPARISON, TableBuild.PRECISION):  # precision: a comparison plus TOST
         rows = tables[spec.name]
         return [(e, rows[0]) for e in rows[1:]]
-    if spec.build == "forward_path":
+    if spec.build == TableBuild.FORWARD_PATH:
         rows = tables[spec.name]
         return [(rows[i], rows[i - 1]) for i in range(1, len(rows))] + [(rows[i], rows[0]) for i in range(2, len(rows))]
-    if spec.build == "controls":
+    if spec.build == TableBuild.CONTROLS:
         return [(c["run"], c["reference"]) for c in tables["controls"].values()]
-    if spec.build == "selection_gap":
+    if spec.build == TableBuild.SELECTION_GAP:
         return [(test, val) for val, test in tables["selection"].items()]
-    if spec.build == "sweep":
+    if spec.build == TableBuild.SWEEP:
         sweep = study_cfg["sweeps"][spec.arg]
         return [(sweep_name(spec.arg, v), sweep["of"]) for v in sweep["values"]] if sweep.get("of") else []
-    if spec.build == "contributions":
+    if spec.build == TableBuild.CONTRIBUTIONS:
         fac = study.factorial
         total = [(fac["cells"][frozenset(fac["factors"])], fac["cells"][frozenset()])] if fac else []
         return total + [tuple(pair) for pair in (tables.get("contributions") or {}).values()]
@@ -54,7 +56,7 @@ def _table_pairs(spec, study_cfg: dict, study: Study) -> list[tuple[str, str]]:
 
 def comparisons(study_cfg: dict, study: Study) -> list[dict]:
     """Every distinct test the tables report, table by table (each table is one Holm family, as
-    `report.add_holm` counts): {family (the table), name, runs, ref_runs, experiment, reference}. Two
+    `aggregate.add_holm` counts): {family (the table), name, runs, ref_runs, experiment, reference}. Two
     comparisons of the same two run sets in one table (A-B and B-A, or an experiment that shares its runs
     with another) are one test; a comparison of a run set with itself is no test."""
     from iqa.study.catalogue import tables as table_specs
@@ -70,12 +72,12 @@ def comparisons(study_cfg: dict, study: Study) -> list[dict]:
             seen.add(key)
             out.append({"family": spec.name, "name": f"{e} vs {ref}", "experiment": e, "reference": ref,
                         "runs": list(runs), "ref_runs": list(ref_runs)})
-        if spec.build == "cross_dataset":
+        if spec.build == TableBuild.CROSS_DATASET:
             first, *rest = study_cfg["cross_dataset"]["experiments"]
             out += [{"family": spec.name, "name": f"{e} vs {first} on {dataset}", "experiment": e,
                      "reference": first, "runs": None, "ref_runs": None}
                     for dataset in study_cfg["cross_dataset"]["datasets"] for e in rest]
-        if spec.build == "contributions" and study.factorial:
+        if spec.build == TableBuild.CONTRIBUTIONS and study.factorial:
             fac = study.factorial
             rows = [f"Shapley {f}" for f in fac["factors"]]
             rows += [f"interaction {' x '.join(fac['factors'])}"] if len(fac["factors"]) == 2 else []
@@ -88,9 +90,9 @@ def comparisons(study_cfg: dict, study: Study) -> list[dict]:
 def reported_step(test: dict, reported: dict) -> float:
     """The seed's reported SRCC step between the comparison's two rows, or NaN when it reported no pair."""
     e, ref = test["experiment"], test["reference"]
-    if test["runs"] is None or not all("srcc" in (reported.get(x) or {}) for x in (e, ref)):
+    if test["runs"] is None or not all(Metric.SRCC in (reported.get(x) or {}) for x in (e, ref)):
         return math.nan
-    return reported[e]["srcc"] - reported[ref]["srcc"]
+    return reported[e][Metric.SRCC] - reported[ref][Metric.SRCC]
 
 
 def power(delta: float, sd: float, splits: int, m: int, pool_sd: float = 0.0, alpha: float = ALPHA) -> float:
@@ -132,13 +134,12 @@ def splits_needed(delta: float, sd: float, m: int, pool_sd: float = 0.0, target:
 def pilot_sd(results: Path, study: Study, comparison: dict) -> tuple[float, float] | None:
     """(sd of the per-split SRCC difference, pool sd) from finished pilot runs of both sides, or None when
     fewer than 2 splits have both."""
-    import json
-
     from iqa.stats.claim import paired_pool_variance
+    from iqa.training.record import read_metrics
 
     def srcc(rid):
-        path = results / "runs" / rid / "metrics.json"
-        return json.loads(path.read_text())["test"]["srcc"] if path.is_file() else None
+        path = layout.run_file(results, rid)
+        return read_metrics(path)["test"][Metric.SRCC] if path.is_file() else None
 
     if comparison["runs"] is None:
         return None

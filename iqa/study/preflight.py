@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iqa.config import ModelConfig
 from iqa.core.errors import DataError, WeightsMissing
 
 SAMPLE_IMAGES = 8  # decoded per dataset, besides the first: enough to catch a broken copy, quick on 10k
@@ -24,7 +25,7 @@ CACHE_BYTES_PER_PIXEL = 3  # the decoded-image cache: uint8 RGB at the run's res
 class Need:
     """What the runs and scores of one invocation read and write."""
     data: dict[str, tuple[str, dict]]  # root -> (dataset kind, loader options)
-    models: list[dict]  # the `model` section of every run to train
+    models: list[ModelConfig]  # the `model` section of every run to train
     cache_pixels: int  # decoded-image cache: images x width x height, summed over distinct (root, size)
     parallel: int  # runs that may train at once (each holds a checkpoint)
 
@@ -34,13 +35,13 @@ def needs(study_cfg: dict, study, train_ids, scores, parallel: int = 1) -> Need:
     data: dict[str, tuple[str, dict]] = {}
     sizes = set()
     for rid in train_ids:
-        d = study.runs[rid]["data"]
-        data[d["root"]] = ("koniq10k", {})
-        sizes.add((d["root"], tuple(d["resize"])))
+        d = study.runs[rid].data
+        data[d.root] = ("koniq10k", {})
+        sizes.add((d.root, d.resize))
     for name, _ in scores:
         spec = study_cfg["cross_dataset"]["datasets"][name]
         data[spec["root"]] = (spec["kind"], spec.get("options") or {})
-    return Need(data, [study.runs[rid]["model"] for rid in train_ids],
+    return Need(data, [study.runs[rid].model for rid in train_ids],
                 sum(_image_count(root) * w * h for root, (w, h) in sizes), max(1, min(parallel, len(train_ids))))
 
 
@@ -74,15 +75,15 @@ def check_data(root: str, kind: str, options: dict) -> str | None:
     return None
 
 
-def check_weights(models: list[dict]) -> list[str]:
+def check_weights(models: list[ModelConfig]) -> list[str]:
     """Each pretrained backbone's weights in the local Hugging Face cache or at `model.weights`."""
     from iqa.models.builder import pretrained_file, weights_name
 
     problems, seen = [], set()
     for m in models:
-        if not m["pretrained"]:
+        if not m.pretrained:
             continue
-        key = (weights_name(m), m["weights"])
+        key = (weights_name(m), m.weights)
         if key in seen:
             continue
         seen.add(key)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from iqa import config as config_mod
+from iqa.config import RunConfig
 from iqa.stats.sequential import Schedule
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -108,9 +109,9 @@ def check_study(study_cfg, where: str | Path) -> None:
 
 @dataclass
 class Study:
-    base: dict  # resolved base run config
-    experiments: dict[str, dict] = field(default_factory=dict)  # name -> resolved config (split 0 values)
-    runs: dict[str, dict] = field(default_factory=dict)  # run id -> resolved config
+    base: RunConfig  # resolved base run config
+    experiments: dict[str, RunConfig] = field(default_factory=dict)  # name -> resolved config (split 0 values)
+    runs: dict[str, RunConfig] = field(default_factory=dict)  # run id -> resolved config
     cells: dict[str, dict[int, str]] = field(default_factory=dict)  # experiment -> split -> run id
     splits: list[int] = field(default_factory=list)
     factorial: dict | None = None  # {factors: [...], cells: {frozenset(factors on): experiment}}
@@ -216,7 +217,7 @@ def rehearse(study_cfg: dict) -> dict:
     r = study_cfg.get("rehearsal")
     if not r:
         return study_cfg
-    bad = sorted(set(config_mod._flatten(r.get("run") or {})) - {tuple(k.split(".")) for k in SCALE_KEYS})
+    bad = sorted(set(config_mod.flatten(r.get("run") or {})) - {tuple(k.split(".")) for k in SCALE_KEYS})
     if bad:
         raise config_mod.ConfigError(f"rehearsal.run: {'.'.join(bad[0])} is not a scale key; a rehearsal may set "
                                      f"only {', '.join(SCALE_KEYS)}")
@@ -233,26 +234,23 @@ def rehearse(study_cfg: dict) -> dict:
     return cfg
 
 
-def _scaled(cfg: dict, scale: dict) -> dict:
+def _scaled(cfg: RunConfig, scale: dict) -> RunConfig:
     """A run at a rehearsal's scale. A centre-crop test is a protocol, not a scale: only random:N crops
     are cut to the rehearsal's count."""
-    if not str(cfg["data"]["test_crops"]).startswith("random") and "test_crops" in scale.get("data", {}):
-        scale = config_mod.merge_dicts(scale, {"data": {"test_crops": cfg["data"]["test_crops"]}})
-    cfg = config_mod.merge(cfg, scale, where="rehearsal.run")
-    config_mod.validate(cfg)
-    return cfg
+    if not str(cfg.data.test_crops).startswith("random") and "test_crops" in scale.get("data", {}):
+        scale = config_mod.merge_dicts(scale, {"data": {"test_crops": cfg.data.test_crops}})
+    return cfg.merged(scale, where="rehearsal.run")
 
 
 def expand(study_cfg: dict) -> Study:
     """Resolve every experiment and split into run configs; config errors name the experiment and key."""
     study_cfg = rehearse(study_cfg)
     scale = (study_cfg.get("rehearsal") or {}).get("run") or {}
-    base = config_mod.merge(config_mod.DEFAULTS, study_cfg.get("base") or {}, where="base")
-    config_mod.validate(base)
+    base = RunConfig.from_dict(study_cfg.get("base"), where="base")
     declared = declared_experiments(study_cfg)
-    resolved: dict[str, dict] = {}
+    resolved: dict[str, RunConfig] = {}
 
-    def resolve(name: str, chain: tuple = ()) -> dict:
+    def resolve(name: str, chain: tuple = ()) -> RunConfig:
         if name in resolved:
             return resolved[name]
         if name not in declared:
@@ -261,9 +259,9 @@ def expand(study_cfg: dict) -> Study:
             raise config_mod.ConfigError(f"experiments inherit in a cycle: {' -> '.join(chain + (name,))}")
         spec = declared[name]
         parent = resolve(spec["of"], chain + (name,)) if spec["of"] else base
-        cfg = config_mod.merge(parent, spec["overrides"], where=f"experiment '{name}'")
+        merged = config_mod.merge(parent.to_dict(), spec["overrides"], where=f"experiment '{name}'")
         try:
-            config_mod.validate(cfg)
+            cfg = RunConfig.from_dict(merged)
         except config_mod.ConfigError as e:
             raise config_mod.ConfigError(f"experiment '{name}': {e}") from None
         resolved[name] = cfg
@@ -277,8 +275,8 @@ def expand(study_cfg: dict) -> Study:
         study.cells[name] = {}
         for k in study.splits:
             readable = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{name}_s{k}")
-            run_cfg = config_mod.merge(cfg, {"name": readable, "seed": k + declared[name]["reseed"],
-                                             "data": {"split_index": k}})
+            run_cfg = replace(cfg, name=readable, seed=k + declared[name]["reseed"],
+                              data=replace(cfg.data, split_index=k))
             h = config_mod.config_hash(run_cfg)
             if h not in by_hash:  # first declared experiment names a shared run
                 by_hash[h] = config_mod.run_id(run_cfg)
@@ -298,7 +296,7 @@ def synthetic_datasets(study_cfg: dict, study: Study) -> dict[str, dict]:
     study_cfg = rehearse(study_cfg)
     out = {}
     if (study_cfg.get("dataset") or {}).get("synthetic"):
-        out[study.base["data"]["root"]] = {**SYNTHETIC_DEFAULTS, **study_cfg["dataset"]["synthetic"]}
+        out[study.base.data.root] = {**SYNTHETIC_DEFAULTS, **study_cfg["dataset"]["synthetic"]}
     for spec in ((study_cfg.get("cross_dataset") or {}).get("datasets") or {}).values():
         if spec.get("synthetic"):
             out[spec["root"]] = {**SYNTHETIC_DEFAULTS, **spec["synthetic"]}

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from iqa.core.errors import TrainingError
-from iqa.training.record import atomic_write
+from iqa.core.files import atomic_write
 
 
 class Interrupted(SystemExit):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from iqa.config import RunConfig
 from iqa.data.crops import test_positions
 from iqa.core.device import autocast
 from iqa.core.metrics import correlations
@@ -40,15 +41,14 @@ def score_images(model, images: torch.Tensor, keys, crops: str, patch: int, crop
     return mean_scores, mean_weights
 
 
-def mos_scores(model, images: torch.Tensor, keys, cfg: dict) -> tuple[np.ndarray, np.ndarray | None]:
+def mos_scores(model, images: torch.Tensor, keys, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray | None]:
     """Scores on the MOS scale (raw outputs / train.label_scale) with the run's test-crop protocol."""
-    d = cfg["data"]
-    raw, weights = score_images(model, images, keys, d["test_crops"], d["patch_size"], d["crop_seed"],
-                                cfg["train"]["precision"])
-    return raw.astype(np.float64) / cfg["train"]["label_scale"], weights
+    d = cfg.data
+    raw, weights = score_images(model, images, keys, d.test_crops, d.patch_size, d.crop_seed, cfg.train.precision)
+    return raw.astype(np.float64) / cfg.train.label_scale, weights
 
 
-def evaluate_part(model, part: dict, cfg: dict) -> tuple[dict, np.ndarray, np.ndarray | None]:
+def evaluate_part(model, part: dict, cfg: RunConfig) -> tuple[dict, np.ndarray, np.ndarray | None]:
     """Metrics, MOS-scale predictions and attention weights of one split part."""
     pred, weights = mos_scores(model, part["images"], part["keys"], cfg)
-    return correlations(pred, part["mos"].cpu().numpy(), cfg["eval"]["plcc"]), pred, weights
+    return correlations(pred, part["mos"].cpu().numpy(), cfg.eval.plcc), pred, weights

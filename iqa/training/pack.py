@@ -23,6 +23,7 @@ import re
 import traceback
 from pathlib import Path
 
+from iqa.config import RunConfig
 from iqa.core.errors import ConfigError, TrainingError
 
 SHAPE = ("name", "size", "head", "multiscale", "attention_fusion")  # what makes two models the same shape
@@ -41,7 +42,7 @@ def packs(study, spec: dict | None) -> dict[str, list[str]]:
     for rid, cfg in study.runs.items():
         key = study.experiments_of(rid)[0]
         if by == "model":
-            key = named.setdefault(tuple(cfg["model"][k] for k in SHAPE), key)
+            key = named.setdefault(tuple(getattr(cfg.model, k) for k in SHAPE), key)
         groups.setdefault(key, []).append(rid)
     out = {}
     for key, rids in groups.items():
@@ -75,7 +76,7 @@ def score_packs(study, jobs: list[tuple[str, str]], spec: dict | None) -> dict[s
     return out
 
 
-def train_pack(cfgs: list[dict], outs: list[str | Path], echoes: list[Path] | None = None) -> list[dict]:
+def train_pack(cfgs: list[RunConfig], outs: list[str | Path], echoes: list[Path] | None = None) -> list[dict]:
     """Train the runs `cfgs` into the folders `outs`, a step of each in turn; their metrics, in order.
 
     `echoes`: a file per run for the log lines a run alone writes to stderr, and for its error. A run

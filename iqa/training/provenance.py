@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from iqa.config import RunConfig, config_hash
 from iqa.core.device import cpu_model
 
 PACKAGES = ("iqa", "torch", "torchvision", "timm", "numpy", "pandas", "scipy", "pillow", "snakemake")
@@ -90,21 +91,20 @@ def code_and_machine(device: torch.device) -> dict:
             **machine(device)}
 
 
-def run_provenance(cfg: dict, model, device: torch.device, data_info: dict, history: list[dict],
+def run_provenance(cfg: RunConfig, model, device: torch.device, data_info: dict, history: list[dict],
                    steps: int, started) -> dict:
     """The record of where a finished run came from and what it cost."""
     import datetime as dt
 
-    from iqa import config as config_mod
     from iqa.models.cost import gflops_per_patch, parameters
 
     ended = dt.datetime.now(dt.timezone.utc)
     train_seconds = sum(h["seconds"] for h in history)
-    patches = steps * cfg["train"]["batch_size"] * len(history)
+    patches = steps * cfg.train.batch_size * len(history)
     return {
-        **code_and_machine(device), "config_hash": config_mod.config_hash(cfg), **data_info, "seed": cfg["seed"],
+        **code_and_machine(device), "config_hash": config_hash(cfg), **data_info, "seed": cfg.seed,
         "parameters": parameters(model),
-        "gflops_per_patch": gflops_per_patch(model, cfg["data"]["patch_size"], device),
+        "gflops_per_patch": gflops_per_patch(model, cfg.data.patch_size, device),
         "train_patches_per_second": round(patches / max(train_seconds, 1e-9), 2),
         "start_time": started.isoformat(), "end_time": ended.isoformat(),
         "wall_seconds": round((ended - started).total_seconds(), 3), "train_seconds": round(train_seconds, 3),

@@ -6,13 +6,15 @@ import sys
 import time
 from pathlib import Path
 
+from iqa.core import layout
+
 log = logging.getLogger("iqa")
 
 
 def setup_logging(out: Path, echo: Path | None = None) -> list[logging.Handler]:
     """Send the log to out/train.log and echo it to stderr (or to the file `echo`); return the handlers,
     which `use_log` puts back when runs of a pack take turns. The caller closes them (`close_log`)."""
-    fh = logging.FileHandler(out / "train.log")
+    fh = logging.FileHandler(out / layout.TRAIN_LOG)
     fh.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     sh = logging.FileHandler(echo) if echo is not None else logging.StreamHandler(sys.stderr)
     sh.setFormatter(logging.Formatter("%(message)s"))

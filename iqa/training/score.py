@@ -17,12 +17,13 @@ A finished folder for the same model and dataset is returned as it is, never sco
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from iqa.core import layout
+from iqa.config import RunConfig
 from iqa.data.crops import image_key
 from iqa.data.dataset import Dataset, dataset_hash, decoded_images
 from iqa.data.external import load_dataset
@@ -30,7 +31,8 @@ from iqa.core.errors import DataError
 from iqa.training.evaluate import mos_scores
 from iqa.core.metrics import correlations
 from iqa.training.provenance import code_and_machine
-from iqa.training.record import load_model, sha256_file, write_metrics, write_predictions
+from iqa.models.saved import load_model
+from iqa.training.record import read_metrics, sha256_file, write_metrics, write_predictions
 
 SLICE_IMAGES = 256  # images on the device at once
 
@@ -54,7 +56,7 @@ def score_dataset(model_path: Path, kind: str, root: Path, out: Path, options: d
     model, cfg, dev = load_model(model_path, [f"train.device={device}"] if device else [])
     pred, weights = score_all(model, ds, ds_hash, cfg, dev, slice_images)
     out.mkdir(parents=True, exist_ok=True)
-    write_predictions(out / "predictions.csv", ds.names, ds.mos, pred, weights)
+    write_predictions(out / layout.PREDICTIONS, ds.names, ds.mos, pred, weights)
     test = correlations(pred, ds.mos, "raw")
     del test["rmse"]  # predictions and labels are on different scales
     metrics = {"model_run_id": run_id_of(model_path), "model_sha256": model_sha,
@@ -68,24 +70,24 @@ def score_dataset(model_path: Path, kind: str, root: Path, out: Path, options: d
 
 def finished_scores(out: Path, model_sha: str, ds_hash: str) -> dict | None:
     """The metrics in `out` if it holds this model's scores of this dataset; another pair's is an error."""
-    done = out / "metrics.json"
+    done = out / layout.METRICS
     if not done.is_file():
         return None
-    metrics = json.loads(done.read_text())
+    metrics = read_metrics(done)
     if (metrics.get("model_sha256"), metrics.get("dataset_hash")) != (model_sha, ds_hash):
         raise DataError(f"{done} holds the scores of another model or dataset; use another out folder")
     return metrics
 
 
-def score_all(model, ds: Dataset, ds_hash: str, cfg: dict, device: torch.device,
+def score_all(model, ds: Dataset, ds_hash: str, cfg: RunConfig, device: torch.device,
               slice_images: int = SLICE_IMAGES) -> tuple[np.ndarray, np.ndarray | None]:
     """MOS-scale scores (and mean attention weights) of every image, one slice of the cache at a time."""
-    d = cfg["data"]
-    size = ds.image_size(tuple(d["resize"]))
-    if min(size) < d["patch_size"]:
+    d = cfg.data
+    size = ds.image_size(d.resize)
+    if min(size) < d.patch_size:
         raise DataError(f"{ds.root}: images decode to {size[0]}x{size[1]}, smaller than the model's "
-                        f"{d['patch_size']} px patches")
-    cache = decoded_images(ds, ds_hash, size, d["cache_dir"])
+                        f"{d.patch_size} px patches")
+    cache = decoded_images(ds, ds_hash, size, d.cache_dir)
     scores, weights = [], []
     for start in range(0, len(ds.names), slice_images):
         pixels = np.array(cache[start:start + slice_images])  # a writable copy of the slice
@@ -104,11 +106,11 @@ def run_id_of(model_path: Path) -> str | None:
         return (f.metadata() or {}).get("run_id")
 
 
-def scoring_provenance(cfg: dict, device: torch.device, started: dt.datetime) -> dict:
+def scoring_provenance(cfg: RunConfig, device: torch.device, started: dt.datetime) -> dict:
     """Code, environment, machine and times of one scoring job."""
     ended = dt.datetime.now(dt.timezone.utc)
-    d = cfg["data"]
+    d = cfg.data
     return {**code_and_machine(device),
-            "test_crops": d["test_crops"], "crop_seed": d["crop_seed"], "patch_size": d["patch_size"],
-            "precision": cfg["train"]["precision"], "start_time": started.isoformat(),
+            "test_crops": d.test_crops, "crop_seed": d.crop_seed, "patch_size": d.patch_size,
+            "precision": cfg.train.precision, "start_time": started.isoformat(),
             "end_time": ended.isoformat(), "wall_seconds": round((ended - started).total_seconds(), 3)}

@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from iqa.config import DataConfig, TrainConfig
 from iqa.core.device import autocast
 from iqa.core.errors import TrainingError
 from iqa.training.losses import get_loss, ranking_loss
@@ -12,31 +13,31 @@ from iqa.data.pipeline import augment, gather_patches, normalize
 
 
 def make_batch(images: torch.Tensor, index: torch.Tensor, corners: torch.Tensor, flips: torch.Tensor,
-               d: dict, channels_last: bool) -> torch.Tensor:
+               d: DataConfig, channels_last: bool) -> torch.Tensor:
     """Training patches cut from cached uint8 images, flipped, jittered if asked, normalised."""
-    x = gather_patches(images, index, corners, d["patch_size"])
-    jitter = d["jitter"] if d["color_jitter"] else None
+    x = gather_patches(images, index, corners, d.patch_size)
+    jitter = d.jitter if d.color_jitter else None
     return normalize(augment(x, flips, jitter), channels_last=channels_last)
 
 
 class Stepper:
     """forward -> loss -> backward -> clip -> optimiser step, as a train config asks."""
 
-    def __init__(self, forward, params, opt, t: dict, device: torch.device):
+    def __init__(self, forward, params, opt, t: TrainConfig, device: torch.device):
         self.forward, self.params, self.opt, self.t, self.device = forward, list(params), opt, t, device
-        self.loss_fn = get_loss(t["loss"])
+        self.loss_fn = get_loss(t.loss)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One update; the loss stays where it was computed (reading it on a GPU waits for the step)."""
-        with autocast(self.device, self.t["precision"]):
+        with autocast(self.device, self.t.precision):
             pred, _ = self.forward(x)
         loss = self.loss_fn(pred.float(), y)
-        if self.t["ranking_loss_weight"]:
-            loss = loss + self.t["ranking_loss_weight"] * ranking_loss(pred.float(), y)
+        if self.t.ranking_loss_weight:
+            loss = loss + self.t.ranking_loss_weight * ranking_loss(pred.float(), y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.t["grad_clip"] is not None:
-            torch.nn.utils.clip_grad_norm_(self.params, self.t["grad_clip"])
+        if self.t.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.params, self.t.grad_clip)
         self.opt.step()
         return loss.detach()
 

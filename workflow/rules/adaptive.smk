@@ -8,7 +8,7 @@ if ADAPTIVE:
         input:
             look_input,
         output:
-            "results/looks/{look}.json",
+            str(layout.look_file(RESULTS, "{look}")),
         params:  # what a look decides by: a change in either takes the looks again (the runs stay)
             design=config["splits"]["adaptive"],
             tables=config.get("tables"),
@@ -16,7 +16,7 @@ if ADAPTIVE:
             look="|".join(map(str, ADAPTIVE[0].looks)),
         localrule: True
         log:
-            "results/logs/look/{look}.log",
+            log_path("look", "{look}"),
         conda:
             "../../environment.yml"
         script:

@@ -5,11 +5,11 @@ rule check_runs:
     input:
         check_input,
     output:
-        "results/checks/{part}.json",
+        str(layout.check_file(RESULTS, "{part}")),
     wildcard_constraints:
         part="|".join(["all", *TABLES]),
     log:
-        "results/logs/check_runs/{part}.log",
+        log_path("check_runs", "{part}"),
     conda:
         "../../environment.yml"
     script:
@@ -24,17 +24,17 @@ for _table in TABLES:
         name:
             f"table_{_table}"
         input:
-            f"results/checks/{_table}.json",
+            str(layout.check_file(RESULTS, _table)),
             deferred(table_input, _table),
         output:
-            report(f"results/tables/{_table}.csv", category="Tables", caption=caption("tables", _table)),
-            [f"results/tables/{_table}.{ext}" for ext in catalogue.TABLE_FILES if ext != "csv"],
-            catalogue.caption_file("tables", _table),
+            report(str(layout.table_file(RESULTS, _table, "csv")), category="Tables", caption=caption("tables", _table)),
+            [str(layout.table_file(RESULTS, _table, ext)) for ext in layout.TABLE_FILES if ext != "csv"],
+            str(layout.caption_file(RESULTS, "tables", _table)),
         params:
             table=_table,
         localrule: True
         log:
-            f"results/logs/table/{_table}.log",
+            log_path("table", _table),
         conda:
             "../../environment.yml"
         script:
@@ -43,23 +43,23 @@ for _table in TABLES:
 
 rule aggregate:
     input:
-        "results/checks/all.json",
-        deferred(run_metrics),
+        str(layout.check_file(RESULTS, "all")),
+        deferred(trained_metrics),
         score_metrics(),
         complexity_files(),
         table_files(),
     output:
-        "results/runs.csv",
+        str(layout.runs_csv(RESULTS)),
         # each figure in the report with its own caption from iqa/study/catalogue.py
         [
-            report(f"results/figures/{f}.png", category="Figures", caption=caption("figures", f))
+            report(str(layout.figure_file(RESULTS, f, "png")), category="Figures", caption=caption("figures", f))
             for f in FIGURES
         ],
-        expand("results/figures/{figure}.pdf", figure=FIGURES),
-        [catalogue.caption_file("figures", f) for f in FIGURES],
-        expand("results/{name}", name=catalogue.NUMBERS_FILES),
+        figure_files(["pdf"]),
+        [str(layout.caption_file(RESULTS, "figures", f)) for f in FIGURES],
+        numbers_files(),
     log:
-        "results/logs/aggregate.log",
+        log_path("aggregate"),
     conda:
         "../../environment.yml"
     script:
@@ -68,13 +68,13 @@ rule aggregate:
 
 rule paper:
     input:
-        [f for f in table_files() if f.endswith(".paper.tex")],
-        expand("results/figures/{figure}.pdf", figure=FIGURES),
-        expand("results/{name}", name=catalogue.NUMBERS_FILES),
+        table_files([layout.PAPER_TEX]),
+        figure_files(["pdf"]),
+        numbers_files(),
     output:
-        report("results/paper.pdf", category="Paper", caption="../report/paper.rst"),
+        report(str(layout.paper_pdf(RESULTS)), category="Paper", caption="../report/paper.rst"),
     log:
-        "results/logs/paper.log",
+        log_path("paper"),
     conda:
         "../../environment.yml"
     script:
@@ -84,13 +84,13 @@ rule paper:
 rule experiment:
     # One experiment on every split, by name: `snakemake results/experiments/C3.json`.
     input:
-        lambda wildcards: expand("results/runs/{run_id}/metrics.json", run_id=trained_study().run_ids(wildcards.experiment)),
+        lambda wildcards: run_metrics(trained_study().run_ids(wildcards.experiment)),
     output:
-        "results/experiments/{experiment}.json",
+        str(layout.experiment_file(RESULTS, "{experiment}")),
     wildcard_constraints:
         experiment="|".join(map(re.escape, STUDY.cells)) or "(?!)",
     log:
-        "results/logs/experiment/{experiment}.log",
+        log_path("experiment", "{experiment}"),
     conda:
         "../../environment.yml"
     script:

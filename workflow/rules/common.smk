@@ -2,6 +2,8 @@ import json
 import re
 from pathlib import Path
 
+from iqa.core import layout
+from iqa.core.layout import RESULTS
 from iqa.study import catalogue
 from iqa.config import ConfigError
 from iqa.training.pack import packs, score_packs
@@ -32,6 +34,17 @@ SCORE_PACKS = score_packs(STUDY, CROSS_DATASET, config.get("packing"))  # name -
 SCORED_ALONE = sorted({rid for _, rid in CROSS_DATASET} - {rid for _, rids in SCORE_PACKS.values() for rid in rids})
 
 
+def job_resources(kind, runtime=None):
+    """What every job of this kind asks the scheduler for: the study's `resources.<kind>` (GPUs, minutes,
+    memory, and SLURM keys such as slurm_partition, constraint or gres), packs included. Declared in the
+    study, not through the profile's set-resources, which names single rules and misses the pack rules."""
+    spec = {k: v for k, v in RESOURCES[kind].items() if k != "threads"}
+    return {**spec, "runtime": runtime or spec["runtime"]}
+
+
+# Every path below comes from iqa/core/layout.py, as strings (Snakemake patterns where a name is a wildcard).
+
+
 ADAPTIVE = adaptive_splits(config)  # (looks schedule, margin) of `splits: {adaptive: ...}`, else None
 
 
@@ -54,7 +67,7 @@ def look_input(wildcards):
     splits, taken = walk(config, STUDY, read_look, before=j)
     study = cut(STUDY, splits)
     rids = sorted({rid for e, n in splits.items() if n == j for rid in study.run_ids(e)})
-    return expand("results/runs/{run_id}/metrics.json", run_id=rids) + [f"results/looks/{k}.json" for k in taken[-1:]]
+    return run_metrics(rids) + [str(layout.look_file(RESULTS, k)) for k in taken[-1:]]
 
 
 def deferred(inputs, *args):
@@ -63,51 +76,70 @@ def deferred(inputs, *args):
     return (lambda wildcards: inputs(*args)) if ADAPTIVE else inputs(*args)
 
 
-def table_files():
-    return expand("results/tables/{table}.{ext}", table=TABLES, ext=catalogue.TABLE_FILES)
+def table_files(exts=layout.TABLE_FILES):
+    return [str(layout.table_file(RESULTS, t, ext)) for t in TABLES for ext in exts]
 
 
 def caption(kind, name):
     """The output's own caption, written by aggregation from iqa/study/catalogue.py (absolute: the report reads
     it from the working directory, not from this rules folder)."""
-    return str(Path(catalogue.caption_file(kind, name)).absolute())
+    return str(layout.caption_file(RESULTS, kind, name).absolute())
 
 
-def figure_files():
-    return expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=catalogue.FIGURE_FILES)
+def figure_files(exts=layout.FIGURE_FILES):
+    return [str(layout.figure_file(RESULTS, f, ext)) for f in FIGURES for ext in exts]
 
 
-def run_metrics():
-    return expand("results/runs/{run_id}/metrics.json", run_id=sorted(trained_study().runs))
+def numbers_files():
+    return [str(layout.numbers_file(RESULTS, name)) for name in layout.NUMBERS_FILES]
+
+
+def run_metrics(rids=None):
+    """The metrics.json of these runs (default: every run the study declares): what marks a run finished."""
+    return [str(layout.run_file(RESULTS, rid)) for rid in (sorted(STUDY.runs) if rids is None else rids)]
+
+
+def trained_metrics():
+    """The metrics.json of every run the study trains: all of them, or in an adaptive study those its looks
+    asked for (so only in an input function, or through `deferred`)."""
+    return run_metrics(sorted(trained_study().runs))
 
 
 def complexity_files():
-    return expand("results/complexity/{experiment}.json", experiment=(config.get("complexity") or {}).get("experiments", []))
+    return [str(layout.complexity_file(RESULTS, e)) for e in (config.get("complexity") or {}).get("experiments", [])]
 
 
-def score_metrics():
-    return [f"results/scores/{name}/{rid}/metrics.json" for name, rid in CROSS_DATASET]
+def score_metrics(jobs=None):
+    """The metrics.json of these (dataset, run id) scores (default: every cross-dataset score)."""
+    return [str(layout.score_file(RESULTS, name, rid)) for name, rid in (CROSS_DATASET if jobs is None else jobs)]
+
+
+def log_path(job, *names):
+    """A job's log: results/logs/{job}/{names...}.log."""
+    return str(layout.log_file(RESULTS, job, *names))
+
+
+def table_runs(table):
+    """The metrics of every run one table reads, plus its scores (what `check_runs` checks for it); in an
+    adaptive study the splits each experiment trains (`trained_study`: only in an input function)."""
+    experiments = catalogue.experiments_behind(config, table)
+    study = trained_study()
+    files = run_metrics(sorted({rid for e in experiments for rid in study.run_ids(e)}))
+    spec = next(t for t in catalogue.tables(config) if t.name == table)
+    return files + (score_metrics() if spec.build == "cross_dataset" else [])
 
 
 def table_input(table):
-    """The metrics of every run one table reads, plus its scores or complexity measurements."""
-    experiments = catalogue.experiments_behind(config, table)
-    study = trained_study()
-    rids = sorted({rid for e in experiments for rid in study.run_ids(e)})
-    files = expand("results/runs/{run_id}/metrics.json", run_id=rids)
+    """What one table reads: its runs and scores, or complexity measurements."""
     spec = next(t for t in catalogue.tables(config) if t.name == table)
-    if spec.build == "cross_dataset":
-        files += score_metrics()
-    if spec.build == "complexity":
-        files += complexity_files()
-    return files
+    return table_runs(table) + (complexity_files() if spec.build == "complexity" else [])
 
 
 def check_input(wildcards):
     """What `check_runs` checks: every run and score (`all`), or one table's."""
     if wildcards.part == "all":
-        return run_metrics() + score_metrics()
-    return [f for f in table_input(wildcards.part) if "/complexity/" not in f]
+        return trained_metrics() + score_metrics()
+    return table_runs(wildcards.part)
 
 
 def _generated(root):
@@ -116,7 +148,7 @@ def _generated(root):
 
 def dataset_input(wildcards):
     """The generated label file when the run's data is synthetic; real data is not a rule's job."""
-    return _generated(STUDY.runs[wildcards.run_id]["data"]["root"])
+    return _generated(STUDY.runs[wildcards.run_id].data.root)
 
 
 def score_data_input(wildcards):
@@ -128,12 +160,14 @@ def preflight_now():
     datasets the workflow generates itself are checked by making them."""
     from iqa.study.preflight import check, needs
 
-    outputs = [Path(f).parts for j in workflow.dag.needrun_jobs() for f in j.output]  # packs: many per job
-    train = [p[2] for p in outputs if p[:2] == ("results", "runs") and p[-1] == "metrics.json"]
-    scores = [(p[2], p[3]) for p in outputs if p[:2] == ("results", "scores") and p[-1] == "metrics.json"]
+    trained = dict(zip(run_metrics(), sorted(STUDY.runs)))
+    scored = dict(zip(score_metrics(), CROSS_DATASET))
+    outputs = [str(f) for j in workflow.dag.needrun_jobs() for f in j.output]  # packs: many per job
+    train = [trained[f] for f in outputs if f in trained]
+    scores = [scored[f] for f in outputs if f in scored]
     need = needs(config, STUDY, train, scores, parallel=workflow.nodes or workflow.cores or 1)
     need.data = {root: spec for root, spec in need.data.items() if root not in SYNTHETIC}
-    problems = check(config, STUDY, "results", need)
+    problems = check(config, STUDY, RESULTS, need)
     if problems:
         raise SystemExit("\n".join(f"iqa check: {p}" for p in problems))
 
@@ -146,6 +180,6 @@ def aggregate_now():
     from iqa.results.aggregate import aggregate
 
     try:
-        aggregate(config, "results", strict=bool(config.get("strict")))
+        aggregate(config, RESULTS, strict=bool(config.get("strict")))
     except DataError as e:
         print(f"tables not rebuilt, the last good ones kept: {e}", file=sys.stderr)

@@ -5,19 +5,17 @@ COMPLEXITY_PACKED = bool(config.get("packing")) and len(COMPLEXITY) > 1
 
 rule complexity:
     output:
-        "results/complexity/{experiment}.json",
+        str(layout.complexity_file(RESULTS, "{experiment}")),
     wildcard_constraints:
         experiment="(?!)" if COMPLEXITY_PACKED else "[^/]+",
     params:
-        models=lambda wildcards: [STUDY.experiments[wildcards.experiment]["model"]],
+        models=lambda wildcards: [STUDY.experiments[wildcards.experiment].model.to_dict()],
         spec=config.get("complexity"),
     log:
-        "results/logs/complexity/{experiment}.log",
+        log_path("complexity", "{experiment}"),
     threads: RESOURCES["complexity"]["threads"]
     resources:
-        gpu=RESOURCES["complexity"]["gpu"],
-        runtime=RESOURCES["complexity"]["runtime"],
-        mem_mb=RESOURCES["complexity"]["mem_mb"],
+        **job_resources("complexity"),
     conda:
         "../../environment.yml"
     script:
@@ -28,17 +26,15 @@ if COMPLEXITY_PACKED:
 
     rule complexity_pack:
         output:
-            expand("results/complexity/{experiment}.json", experiment=COMPLEXITY),
+            complexity_files(),
         params:
-            models=[STUDY.experiments[e]["model"] for e in COMPLEXITY],
+            models=[STUDY.experiments[e].model.to_dict() for e in COMPLEXITY],
             spec=config.get("complexity"),
         log:
-            "results/logs/complexity/all.log",
+            log_path("complexity", "all"),
         threads: RESOURCES["complexity"]["threads"]
         resources:
-            gpu=RESOURCES["complexity"]["gpu"],
-            runtime=RESOURCES["complexity"]["runtime"] * len(COMPLEXITY),
-            mem_mb=RESOURCES["complexity"]["mem_mb"],
+            **job_resources("complexity", runtime=RESOURCES["complexity"]["runtime"] * len(COMPLEXITY)),
         conda:
             "../../environment.yml"
         script:

@@ -8,7 +8,7 @@ rule synthetic_data:
     params:
         spec=lambda wildcards: SYNTHETIC[wildcards.root],
     log:
-        "results/logs/synthetic_data/{root}/{label_file}.log",
+        log_path("synthetic_data", "{root}", "{label_file}"),
     conda:
         "../../environment.yml"
     script:

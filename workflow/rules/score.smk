@@ -1,20 +1,18 @@
 rule score:
     input:
-        run="results/runs/{run_id}/metrics.json",
+        run=str(layout.run_file(RESULTS, "{run_id}")),
         data=score_data_input,
     output:
-        "results/scores/{dataset}/{run_id}/metrics.json",
+        str(layout.score_file(RESULTS, "{dataset}", "{run_id}")),
     wildcard_constraints:
         run_id="|".join(re.escape(rid) for rid in SCORED_ALONE) or "(?!)",  # the others are scored in packs
     params:
         spec=lambda wildcards: config["cross_dataset"]["datasets"][wildcards.dataset],
     log:
-        "results/logs/score/{dataset}/{run_id}.log",
+        log_path("score", "{dataset}", "{run_id}"),
     threads: RESOURCES["score"]["threads"]
     resources:
-        gpu=RESOURCES["score"]["gpu"],
-        runtime=RESOURCES["score"]["runtime"],
-        mem_mb=RESOURCES["score"]["mem_mb"],
+        **job_resources("score"),
     conda:
         "../../environment.yml"
     script:
@@ -28,19 +26,17 @@ for pack, (dataset, rids) in SCORE_PACKS.items():
         name:
             f"score_pack_{pack}"
         input:
-            runs=[f"results/runs/{rid}/metrics.json" for rid in rids],
+            runs=run_metrics(rids),
             data=_generated(config["cross_dataset"]["datasets"][dataset]["root"]),
         output:
-            [f"results/scores/{dataset}/{rid}/metrics.json" for rid in rids],
+            score_metrics([(dataset, rid) for rid in rids]),
         params:
             spec=config["cross_dataset"]["datasets"][dataset],
         log:
-            [f"results/logs/score/{dataset}/{rid}.log" for rid in rids],
+            [log_path("score", dataset, rid) for rid in rids],
         threads: RESOURCES["score"]["threads"]
         resources:
-            gpu=RESOURCES["score"]["gpu"],
-            runtime=config["packing"].get("runtime", RESOURCES["score"]["runtime"] * len(rids)),
-            mem_mb=RESOURCES["score"]["mem_mb"],
+            **job_resources("score", runtime=config["packing"].get("runtime", RESOURCES["score"]["runtime"] * len(rids))),
         conda:
             "../../environment.yml"
         script:

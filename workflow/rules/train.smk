@@ -2,18 +2,16 @@ rule train:
     input:
         dataset_input,
     output:
-        "results/runs/{run_id}/metrics.json",
+        str(layout.run_file(RESULTS, "{run_id}")),
     wildcard_constraints:
         run_id="|".join(re.escape(rid) for rid in ALONE) or "(?!)",  # packed runs are their pack's
     params:
-        run=lambda wildcards: STUDY.runs[wildcards.run_id],
+        run=lambda wildcards: STUDY.runs[wildcards.run_id].to_dict(),  # the dict form: params Snakemake records
     log:
-        "results/logs/train/{run_id}.log",
+        log_path("train", "{run_id}"),
     threads: RESOURCES["train"]["threads"]
     resources:
-        gpu=RESOURCES["train"]["gpu"],
-        runtime=RESOURCES["train"]["runtime"],
-        mem_mb=RESOURCES["train"]["mem_mb"],
+        **job_resources("train"),
     conda:
         "../../environment.yml"
     script:
@@ -29,18 +27,16 @@ for pack, rids in PACKS.items():
         name:
             f"train_pack_{pack}"
         input:
-            sorted({f for rid in rids for f in _generated(STUDY.runs[rid]["data"]["root"])}),
+            sorted({f for rid in rids for f in _generated(STUDY.runs[rid].data.root)}),
         output:
-            [f"results/runs/{rid}/metrics.json" for rid in rids],
+            run_metrics(rids),
         params:
-            runs=[STUDY.runs[rid] for rid in rids],
+            runs=[STUDY.runs[rid].to_dict() for rid in rids],
         log:
-            [f"results/logs/train_pack/{pack}.log"] + [f"results/logs/train/{rid}.log" for rid in rids],
+            [log_path("train_pack", pack)] + [log_path("train", rid) for rid in rids],
         threads: RESOURCES["train"]["threads"]
         resources:
-            gpu=RESOURCES["train"]["gpu"],
-            runtime=config["packing"].get("runtime", RESOURCES["train"]["runtime"] * len(rids)),
-            mem_mb=RESOURCES["train"]["mem_mb"],
+            **job_resources("train", runtime=config["packing"].get("runtime", RESOURCES["train"]["runtime"] * len(rids))),
         conda:
             "../../environment.yml"
         script:

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from iqa.core.errors import DataError
-from iqa.training.record import atomic_write
+from iqa.core.files import atomic_write
+from iqa.core.layout import RESULTS
 from iqa.study import catalogue
 from iqa.results.aggregate import check_runs
 from iqa.study.spec import expand
@@ -22,7 +23,7 @@ part = snakemake.wildcards.part  # noqa: F821
 needed = None if part == "all" else {rid for e in catalogue.experiments_behind(cfg, part)
                                      for rid in expand(cfg).run_ids(e)}
 try:
-    study, runs, scores = check_runs(cfg, "results", strict=bool(cfg.get("strict")), needed=needed)
+    study, runs, scores = check_runs(cfg, RESULTS, strict=bool(cfg.get("strict")), needed=needed)
 except DataError as e:
     print(e)
     print(f"check_runs: {e}", file=console)  # the one line on the console, not only in the log

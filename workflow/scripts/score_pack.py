@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from iqa.core import layout
 from iqa.training.score import score_dataset
 
 torch.set_num_threads(snakemake.threads)  # noqa: F821 (snakemake injects it)
@@ -15,7 +16,7 @@ for run, out, log in zip(snakemake.input.runs, snakemake.output, snakemake.log):
     with open(log, "w") as f:
         sys.stderr = sys.stdout = f
         try:
-            m = score_dataset(Path(run).parent / "model.safetensors", spec["kind"], spec["root"], Path(out).parent,
+            m = score_dataset(Path(run).parent / layout.MODEL, spec["kind"], spec["root"], Path(out).parent,
                               spec.get("options"))
             print(f"{m['model_run_id']} on {spec['kind']} {spec['root']}: SRCC {m['test']['srcc']:.4f}")
         except Exception:
