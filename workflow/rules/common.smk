@@ -4,6 +4,7 @@ from pathlib import Path
 
 from iqa.core import layout
 from iqa.core.layout import RESULTS
+from iqa.data.dataset import LABEL_FILES
 from iqa.study import catalogue
 from iqa.config import ConfigError
 from iqa.training.pack import packs, score_packs
@@ -130,9 +131,22 @@ def table_runs(table):
 
 
 def table_input(table):
-    """What one table reads: its runs and scores, or complexity measurements."""
+    """What one table reads: its runs and scores, or complexity measurements, and label files."""
     spec = next(t for t in catalogue.tables(config) if t.name == table)
-    return table_runs(table) + (complexity_files() if spec.build == "complexity" else [])
+    return table_runs(table) + (complexity_files() if spec.build == "complexity" else []) + label_files(table)
+
+
+def label_files(table):
+    """The main table's label-noise ceiling reads each dataset's rating distributions: the generated label
+    file, or a real release's when it is there (without it no run trains, and the pre-flight check says so)."""
+    if table != "main":
+        return []
+    roots = sorted({STUDY.experiments[e].data.root for e in catalogue.experiments_behind(config, table)})
+    return [f for root in roots for f in _generated(root) or release_label_file(root)]
+
+
+def release_label_file(root):
+    return [str(Path(root) / name) for name, _ in LABEL_FILES if (Path(root) / name).is_file()][:1]
 
 
 def check_input(wildcards):
