@@ -23,6 +23,7 @@ from iqa.stats.claim import delta_note, paired_pool_variance, shapley_pool_varia
 from iqa.training.record import sha256_file
 from iqa.stats.cells import (cell, equivalence, excludes_zero, holm, interaction, mean_difference, paired_delta,
                              shapley, shapley_share)
+from iqa.study import catalogue
 from iqa.study.spec import Study, sweep_name, synthetic_datasets
 
 TABLE_BUILDERS = Registry("table builder")  # TableBuild name -> function(spec, Builder) -> Table
@@ -205,7 +206,7 @@ def comparison(spec, b: Builder) -> Table:
     if len({(b.study.experiments[e].model.name, b.study.experiments[e].model.size) for e in rows}) > 1:
         for e in rows:
             cost_columns(t, b, e, e)
-    if spec.name == "main":
+    if spec.name == catalogue.CEILING_TABLE:
         for e in rows:
             ceiling_columns(t, b, e)
     return t

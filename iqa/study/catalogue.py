@@ -1,5 +1,5 @@
 """Every table and figure a study produces, declared once: name, caption, builder, and the part of the
-study config its rows come from. The workflow asks this module for its outputs; `report` builds them.
+study config its rows come from. The workflow asks this module for its outputs; `iqa.results.aggregate` builds them.
 
 Torch- and matplotlib-free, so the workflow lists a study's outputs when it is parsed.
 """
@@ -37,6 +37,7 @@ CAPTIONS = {
     "size": "Backbone size: accuracy, parameters, GFLOPs per patch, training throughput",
     "loss": "Loss functions",
 }
+CEILING_TABLE = "main"  # the comparison table that shows the label-noise ceiling (iqa.stats.ceiling)
 SETTINGS = ("best_of", "contributions")  # keys under `tables:` that configure other tables
 _LAST_TABLES = (
     ("cross_dataset", "Cross-dataset: models trained here, scored without retraining on other datasets",
@@ -101,7 +102,7 @@ def figures(study_cfg: dict) -> list[Output]:
     for sweep, spec in (study_cfg.get("sweeps") or {}).items():
         out.append(Output(f"{sweep}_sweep", f"Test and validation SRCC across {spec['key']} (median over "
                           f"splits, one dot per split), and the paired change against "
-                          f"{spec.get('of') or 'the base'} with its 95% CI", "sweep_curve",
+                          f"{spec.get('of') or 'the base'} with its 95% CI", FigureBuild.SWEEP_CURVE,
                           f"sweeps.{sweep}", f"{sweep}_sweep"))
     return out
 

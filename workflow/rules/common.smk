@@ -4,6 +4,7 @@ from pathlib import Path
 
 from iqa.core import layout
 from iqa.core.layout import RESULTS
+from iqa.core.vocab import TableBuild
 from iqa.data.dataset import LABEL_FILES
 from iqa.study import catalogue
 from iqa.config import ConfigError
@@ -43,9 +44,6 @@ def job_resources(kind, runtime=None):
     return {**spec, "runtime": runtime or spec["runtime"]}
 
 
-# Every path below comes from iqa/core/layout.py, as strings (Snakemake patterns where a name is a wildcard).
-
-
 ADAPTIVE = adaptive_splits(config)  # (looks schedule, margin) of `splits: {adaptive: ...}`, else None
 
 
@@ -75,6 +73,9 @@ def deferred(inputs, *args):
     """A rule's input: the list itself in a fixed study (the DAG known at parse time, as ever); in an
     adaptive one a function, called after the looks it needs."""
     return (lambda wildcards: inputs(*args)) if ADAPTIVE else inputs(*args)
+
+
+# Every path below comes from iqa/core/layout.py, as strings (Snakemake patterns where a name is a wildcard).
 
 
 def table_files(exts=layout.TABLE_FILES):
@@ -126,20 +127,23 @@ def table_runs(table):
     experiments = catalogue.experiments_behind(config, table)
     study = trained_study()
     files = run_metrics(sorted({rid for e in experiments for rid in study.run_ids(e)}))
-    spec = next(t for t in catalogue.tables(config) if t.name == table)
-    return files + (score_metrics() if spec.build == "cross_dataset" else [])
+    return files + (score_metrics() if table_spec(table).build == TableBuild.CROSS_DATASET else [])
 
 
 def table_input(table):
     """What one table reads: its runs and scores, or complexity measurements, and label files."""
-    spec = next(t for t in catalogue.tables(config) if t.name == table)
-    return table_runs(table) + (complexity_files() if spec.build == "complexity" else []) + label_files(table)
+    measured = complexity_files() if table_spec(table).build == TableBuild.COMPLEXITY else []
+    return table_runs(table) + measured + label_files(table)
+
+
+def table_spec(table):
+    return next(t for t in catalogue.tables(config) if t.name == table)
 
 
 def label_files(table):
     """The main table's label-noise ceiling reads each dataset's rating distributions: the generated label
     file, or a real release's when it is there (without it no run trains, and the pre-flight check says so)."""
-    if table != "main":
+    if table != catalogue.CEILING_TABLE:
         return []
     roots = sorted({STUDY.experiments[e].data.root for e in catalogue.experiments_behind(config, table)})
     return [f for root in roots for f in _generated(root) or release_label_file(root)]
